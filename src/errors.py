@@ -1,0 +1,31 @@
+"""User-facing errors: one clear message naming the problem and the fix, no traceback wall.
+
+`src.run` catches `SuiteError` and prints its message with exit code 2; everything else is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SuiteError(Exception):
+    """An error caused by the user's input (config, data, files), not by a bug."""
+
+
+class ConfigError(SuiteError, ValueError):
+    """A config value or model knob that cannot work."""
+
+
+class DataError(SuiteError):
+    """Missing, truncated or corrupt data."""
+
+
+class ExportError(SuiteError):
+    """A model that cannot be exported as asked (e.g. it needs TFLite flex ops)."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
