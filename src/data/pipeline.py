@@ -1,0 +1,136 @@
+"""tf.data input pipeline shared by every data set: size/channel adaptation, normalisation, augmentation.
+
+The training stream is a pure function of (seed, epoch): each epoch's order comes from a stateless
+shuffle seeded by (seed, epoch) and each image's crop/flip from stateless ops seeded by
+(seed, epoch, index). Same config + seed gives the same batches, and a job resumed at epoch k sees
+exactly the batches an uninterrupted job would have seen from epoch k on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from src.errors import ConfigError
+
+RESIZE_METHODS = ("pad", "bilinear")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel (x / 255 - mean) / std; recorded with every run and shipped with exports."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def create(cls, mean: Sequence[float], std: Sequence[float], channels: int) -> Normalization:
+        mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        if len(mean) == 1 and channels > 1:  # a grey-scale statistic replicated with the channels
+            mean, std = mean * channels, std * channels
+        if len(mean) != channels or len(std) != channels:
+            raise ConfigError(
+                f"data.normalize has {len(mean)} mean / {len(std)} std values for {channels} channels; "
+                "give one value per channel (or one for all)."
+            )
+        if min(std) <= 0:
+            raise ConfigError(f"data.normalize.std must be > 0, got {list(std)}")
+        return cls(mean, std)
+
+    def apply(self, images: tf.Tensor | np.ndarray) -> tf.Tensor:
+        x = tf.cast(images, tf.float32) / 255.0
+        return (x - tf.constant(self.mean)) / tf.constant(self.std)
+
+    def apply_numpy(self, images: np.ndarray) -> np.ndarray:
+        x = images.astype(np.float32) / 255.0
+        return ((x - np.float32(self.mean)) / np.float32(self.std)).astype(np.float32)
+
+
+def adapt_images(images: np.ndarray, image_size: int, channels: int, resize: str = "pad") -> np.ndarray:
+    """Bring uint8 (N, H, W, C) images to (N, S, S, channels): zero-pad/centre-crop or bilinear resize,
+    and replicate a grey channel to 3 (or average RGB to grey). Done once, before the pipeline."""
+    if resize not in RESIZE_METHODS:
+        raise ConfigError(f"data.resize={resize!r} is unknown; use one of {list(RESIZE_METHODS)}.")
+    if image_size < 1 or channels not in (1, 3):
+        raise ConfigError(f"data.image_size must be ≥ 1 and data.channels 1 or 3, got {image_size}, {channels}.")
+    n, h, w, c = images.shape
+    out = images
+    if (h, w) != (image_size, image_size):
+        if resize == "pad":
+            out = tf.image.resize_with_crop_or_pad(out, image_size, image_size).numpy()
+        else:
+            resized = tf.image.resize(out, (image_size, image_size), method="bilinear")
+            out = np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+    if c != channels:
+        if c == 1:
+            out = np.repeat(out, channels, axis=-1)
+        elif channels == 1:
+            out = np.round(out.mean(axis=-1, keepdims=True)).astype(np.uint8)
+        else:
+            raise ConfigError(f"cannot convert {c}-channel images to {channels} channels.")
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def _augment(image: tf.Tensor, seed: tf.Tensor, crop_pad: int, flip: bool) -> tf.Tensor:
+    if crop_pad > 0:
+        h, w, c = image.shape
+        padded = tf.pad(image, [[crop_pad, crop_pad], [crop_pad, crop_pad], [0, 0]])
+        image = tf.image.stateless_random_crop(padded, (h, w, c), seed=seed)
+    if flip:
+        flip_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return image
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    return math.ceil(num_examples / batch_size)
+
+
+def train_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    norm: Normalization,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    start_epoch: int = 0,
+    crop_pad: int = 0,
+    flip: bool = False,
+) -> tf.data.Dataset:
+    """Batches for epochs start_epoch..epochs-1, each epoch a seeded permutation of all examples."""
+    n = len(images)
+    x = tf.constant(images)
+    y = tf.constant(labels.astype(np.int64))
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+
+        def load(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            image = tf.gather(x, i)
+            if crop_pad or flip:
+                image = _augment(image, tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i]), crop_pad, flip)
+            return image, tf.gather(y, i)
+
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size)
+        )
+
+    ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int) -> tf.data.Dataset:
+    """Un-shuffled, un-augmented batches for validation and test."""
+    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64))).batch(batch_size)
+    return ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )

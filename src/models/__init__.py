@@ -1,0 +1,5 @@
+"""The model zoo: `build_model(name, **kwargs)` and `list_models(pattern)`."""
+
+from src.models.registry import build_model, get_spec, list_models, register_model
+
+__all__ = ["build_model", "get_spec", "list_models", "register_model"]

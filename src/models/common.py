@@ -1,0 +1,96 @@
+"""Pieces shared by every family: input checks, conv-BN-act, the classifier head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from src.errors import ConfigError
+
+BN_MOMENTUM = 0.9  # PyTorch's 0.1: Keras' default 0.99 lags badly in short trainings
+BN_EPSILON = 1e-5
+POOLINGS = (None, "avg", "max")
+#: He et al. (arXiv:1502.01852) normal init, fan-out as in torchvision's ResNet.
+CONV_INIT = keras.initializers.VarianceScaling(2.0, mode="fan_out", distribution="normal")
+
+
+def check_choice(field: str, value, choices: Sequence, where: str) -> None:
+    """ConfigError quoting the value and the valid choices."""
+    if value not in choices:
+        raise ConfigError(f"{where}: {field}={value!r} is not valid; choose one of {list(choices)}.")
+
+
+def model_input(
+    input_shape: Sequence[int] | None, default: Sequence[int], min_size: int, where: str
+) -> keras.KerasTensor:
+    """keras.Input after checking rank, channels and the smallest spatial size the network accepts."""
+    shape = tuple(default if input_shape is None else input_shape)
+    if len(shape) != 3 or any(d is not None and int(d) < 1 for d in shape):
+        raise ConfigError(f"{where}: input_shape must be (height, width, channels), got {input_shape!r}.")
+    h, w, c = shape
+    if c is None:
+        raise ConfigError(f"{where}: the channel dimension of input_shape must be known, got {shape}.")
+    for d in (h, w):
+        if d is not None and d < min_size:
+            raise ConfigError(
+                f"{where}: input {h}x{w} is smaller than the network's minimum {min_size}x{min_size}; "
+                "use a larger data.image_size or the small-input variant of the family."
+            )
+    return keras.Input(shape=shape, name="input")
+
+
+def conv_bn(
+    x,
+    filters: int,
+    kernel_size: int | tuple[int, int],
+    strides: int = 1,
+    name: str = "",
+    activation: str | None = "relu",
+    dilation_rate: int = 1,
+    groups: int = 1,
+):
+    """Conv (no bias) -> BN -> optional activation, named ``{name}_conv``, ``{name}_bn``, ``{name}_{act}``."""
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        dilation_rate=dilation_rate,
+        groups=groups,
+        kernel_initializer=CONV_INIT,
+        name=f"{name}_conv",
+    )(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    if activation:
+        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
+    return x
+
+
+def classifier_head(
+    x,
+    *,
+    classes: int,
+    include_top: bool,
+    pooling: str | None,
+    classifier_activation: str | None,
+    where: str,
+    dropout: float = 0.0,
+):
+    """keras.applications' head: global average pool -> (dropout) -> Dense(classes, activation),
+    or, without the top, the optional ``pooling`` of the features."""
+    if include_top:
+        if not isinstance(classes, int) or classes < 1:
+            raise ConfigError(f"{where}: classes must be a positive integer, got {classes!r}.")
+        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name="head_dropout")(x)
+        return layers.Dense(classes, activation=classifier_activation, name="head_fc")(x)
+    check_choice("pooling", pooling, POOLINGS, where)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="head_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="head_pool")(x)
+    return x

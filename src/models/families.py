@@ -1,0 +1,3 @@
+"""Imports every family module so that each registers its names."""
+
+from src.models import resnet  # noqa: F401
