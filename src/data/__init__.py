@@ -1,0 +1,54 @@
+"""Data sets as `DataSplits` (uint8 arrays + fingerprint) and the shared tf.data pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from src.data.splits import DataSplits
+from src.errors import ConfigError, did_you_mean
+
+DATASETS = ("fashion_mnist", "synthetic", "image_folder")
+
+
+def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
+    """Load the data set a `conf/data/*.yaml` config describes."""
+    name = data_cfg.get("name")
+    if name == "fashion_mnist":
+        from src.data.fashion_mnist import load_fashion_mnist
+
+        return load_fashion_mnist(
+            path=data_cfg.get("path"),
+            val_fraction=data_cfg["val_fraction"],
+            seed=data_cfg.get("split_seed", 0),
+            train_subset=data_cfg.get("train_subset"),
+        )
+    if name == "synthetic":
+        from src.data.synthetic import load_synthetic
+
+        return load_synthetic(
+            num_train=data_cfg["num_train"],
+            num_val=data_cfg["num_val"],
+            num_test=data_cfg["num_test"],
+            image_size=data_cfg["image_size"],
+            channels=data_cfg["channels"],
+            num_classes=data_cfg["num_classes"],
+            seed=data_cfg.get("split_seed", 0),
+        )
+    if name == "image_folder":
+        from src.data.image_folder import load_image_folder
+
+        return load_image_folder(
+            root=data_cfg["root"],
+            image_size=data_cfg["image_size"],
+            channels=data_cfg["channels"],
+            val_fraction=data_cfg["val_fraction"],
+            seed=data_cfg.get("split_seed", 0),
+            test_dir=data_cfg.get("test_dir"),
+            train_dir=data_cfg.get("train_dir"),
+            on_bad_file=data_cfg.get("on_bad_file", "skip"),
+        )
+    raise ConfigError(f"Unknown data set {name!r}.{did_you_mean(str(name), DATASETS)} Available: {', '.join(DATASETS)}.")
+
+
+__all__ = ["DATASETS", "DataSplits", "load_splits"]

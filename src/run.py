@@ -1,0 +1,45 @@
+"""Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
+
+A thin Hydra wrapper around `src.train.train`; user errors (bad config, missing data, unknown
+model) print one clear message and exit with code 2 instead of a traceback."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+
+from src.errors import SuiteError  # noqa: E402
+
+log = logging.getLogger("src.run")
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    with open_dict(cfg):
+        cfg.output_dir = hc.runtime.output_dir
+        if hc.mode == RunMode.MULTIRUN and not cfg.get("parent_run_id"):
+            from src.tracking.sweep import read_parent_run_id
+
+            cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)
+    from src.train import train
+
+    try:
+        results = train(cfg)
+    except SuiteError as exc:
+        log.error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    return results.get("test_accuracy")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""One parent MLflow run per Hydra sweep, holding each point as a nested child run.
+
+The parent's id is written to ``<sweep dir>/mlflow_parent_run_id`` so that points run by other
+processes (joblib launcher, SLURM) find it too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+PARENT_FILE = "mlflow_parent_run_id"
+
+
+def parent_run_file(sweep_dir: str | Path) -> Path:
+    return Path(sweep_dir) / PARENT_FILE
+
+
+def read_parent_run_id(sweep_dir: str | Path) -> str | None:
+    path = parent_run_file(sweep_dir)
+    return path.read_text().strip() if path.exists() else None
+
+
+class MlflowSweepCallback(Callback):
+    """Creates the parent run when a multirun starts and closes it when it ends."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.uri: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not config.logger.get("enabled", True):
+            return
+        import mlflow
+
+        from src.tracking import git_info, resolve_tracking_uri, setup_experiment
+
+        self.uri = resolve_tracking_uri(config.logger.get("tracking_uri"))
+        experiment_id = setup_experiment(config.experiment_name, self.uri)
+        client = mlflow.MlflowClient(self.uri)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        run = client.create_run(
+            experiment_id,
+            run_name=f"sweep {sweep_dir.name}",
+            tags={"sweep_dir": str(sweep_dir.resolve()), "sweep": "parent", **git_info()},
+        )
+        self.run_id = run.info.run_id
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        parent_run_file(sweep_dir).write_text(self.run_id)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.run_id and self.uri:
+            import mlflow
+
+            mlflow.MlflowClient(self.uri).set_terminated(self.run_id, "FINISHED")

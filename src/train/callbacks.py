@@ -1,0 +1,26 @@
+"""Training callbacks of our own (everything else is a stock Keras callback)."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` and ``images_per_s`` (training examples / wall second) to the epoch logs,
+    so the CSV log, MLflow and the History all carry them. Put it first in the callback list."""
+
+    def __init__(self, num_train_examples: int):
+        super().__init__()
+        self.num_train_examples = num_train_examples
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        seconds = time.perf_counter() - self._start
+        if logs is not None:
+            logs["epoch_seconds"] = seconds
+            logs["images_per_s"] = self.num_train_examples / seconds if seconds > 0 else 0.0

@@ -1,0 +1,207 @@
+"""One training job: data -> model -> fit -> test -> save -> TFLite export, tracked in MLflow.
+
+`train(cfg)` is pure with respect to Hydra: it needs only the composed config (with
+``output_dir`` set), so tests call it directly; `src.run` is the thin `@hydra.main` entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from src.data import load_splits
+from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_per_epoch, train_dataset
+from src.errors import ConfigError
+from src.models import build_model
+from src.profiling import count_macs, count_params
+from src.train.callbacks import EpochTimer
+from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Python, NumPy and backend RNGs; TensorFlow op determinism for bit-identical CPU runs."""
+    keras.utils.set_random_seed(int(seed))
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _subset(x: np.ndarray, y: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    return (x, y) if not limit else (x[:limit], y[:limit])
+
+
+def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
+    knobs = OmegaConf.to_container(model_cfg, resolve=True)
+    knobs.pop("name", None)
+    return knobs
+
+
+def build_from_config(cfg: DictConfig, input_shape: tuple[int, int, int], classes: int) -> keras.Model:
+    """The network a config asks for, emitting logits (the loss and TFLite check work on logits)."""
+    return build_model(
+        cfg.model.name, input_shape=input_shape, classes=classes, classifier_activation=None,
+        **_model_knobs(cfg.model),
+    )
+
+
+def _verbosity(train_cfg: DictConfig) -> int:
+    verbose = train_cfg.get("verbose", "auto")
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
+
+
+def _tracking(cfg: DictConfig):
+    """The MLflow run context (or a null context when logger.enabled is false)."""
+    if not cfg.logger.get("enabled", True):
+        return nullcontext(None)
+    import mlflow
+
+    from src.tracking import git_info, library_versions, resolve_tracking_uri, setup_experiment
+
+    uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
+    experiment_id = setup_experiment(cfg.experiment_name, uri)
+    tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info()}
+    tags.update({f"version.{k}": v for k, v in library_versions().items()})
+    return mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=cfg.get("run_name") or None,
+        parent_run_id=cfg.get("parent_run_id") or None,
+        nested=bool(cfg.get("parent_run_id")),
+        tags=tags,
+    )
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run the job described by ``cfg`` and return its final metrics (also written to results.json)."""
+    if not cfg.get("output_dir"):
+        raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    seed_everything(cfg.seed, cfg.train.get("deterministic", True))
+
+    data_cfg = cfg.data
+    splits = load_splits(data_cfg)
+    size, channels = int(data_cfg.image_size), int(data_cfg.channels)
+    resize = data_cfg.get("resize", "pad")
+    x_train = adapt_images(splits.x_train, size, channels, resize)
+    x_val, y_val = _subset(adapt_images(splits.x_val, size, channels, resize), splits.y_val, data_cfg.get("eval_subset"))
+    x_test, y_test = _subset(adapt_images(splits.x_test, size, channels, resize), splits.y_test, data_cfg.get("eval_subset"))
+    norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
+
+    model = build_from_config(cfg, (size, size, channels), splits.num_classes)
+    params, macs = count_params(model), count_macs(model)
+    log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
+             cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
+
+    batch = int(data_cfg.batch_size)
+    epochs = int(cfg.train.epochs)
+    spe = steps_per_epoch(len(x_train), batch)
+    train_ds = train_dataset(
+        x_train, splits.y_train, norm, batch, seed=int(cfg.seed), epochs=epochs,
+        crop_pad=int(data_cfg.augment.random_crop_pad), flip=bool(data_cfg.augment.horizontal_flip),
+    )
+    val_ds = eval_dataset(x_val, y_val, norm, int(data_cfg.eval_batch_size))
+    test_ds = eval_dataset(x_test, y_test, norm, int(data_cfg.eval_batch_size))
+
+    model.compile(
+        optimizer=build_optimizer(cfg.train, spe, batch),
+        loss=SparseSmoothedCrossEntropy(float(cfg.train.get("label_smoothing", 0.0))),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=bool(cfg.train.get("jit_compile", True)) and keras.backend.backend() == "tensorflow",
+    )
+
+    with _tracking(cfg) as run:
+        run_id = run.info.run_id if run else None
+        if run:
+            _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
+        callbacks: list[keras.callbacks.Callback] = [EpochTimer(len(x_train)), keras.callbacks.TerminateOnNaN()]
+        if cfg.train.get("checkpoint", True):
+            (out / "checkpoints").mkdir(exist_ok=True)
+            callbacks.append(keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")))
+        callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv")))
+        if run:
+            from src.tracking import MlflowMetrics
+
+            callbacks.append(MlflowMetrics(run_id))
+        history = model.fit(
+            train_ds, epochs=epochs, steps_per_epoch=spe, validation_data=val_ds,
+            callbacks=callbacks, verbose=_verbosity(cfg.train),
+        )
+        train_loss = history.history.get("loss", [float("nan")])[-1]
+        if not np.isfinite(train_loss):
+            raise FloatingPointError(
+                f"training loss became {train_loss} in epoch {len(history.history['loss'])}; "
+                "lower train.learning_rate or check the data normalisation."
+            )
+        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+        results: dict[str, Any] = {
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_acc),
+            "val_accuracy": float(history.history["val_accuracy"][-1]),
+            "params_trainable": params.trainable,
+            "params_total": params.total,
+            "macs": macs.total,
+            "train_examples": len(x_train),
+        }
+        model_path = out / "model.keras"
+        model.save(model_path)
+
+        tflite_report = None
+        if cfg.export.get("enabled", False):
+            from src.export import export_and_verify
+
+            limit = cfg.export.get("max_eval_examples")
+            xe, ye = _subset(x_test, y_test, limit)
+            tflite_report = export_and_verify(model, out, norm.apply_numpy(xe), ye, name=cfg.model.name)
+            results.update(tflite_report.as_metrics())
+        results["wall_seconds"] = time.perf_counter() - started
+        results["train_images_per_s"] = float(np.median(history.history["images_per_s"]))
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        if run:
+            import mlflow
+
+            mlflow.log_metrics({k: float(v) for k, v in results.items()})
+            mlflow.log_artifact(str(model_path))
+            mlflow.log_artifact(str(out / "results.json"))
+            mlflow.log_artifact(str(out / "history.csv"))
+            if tflite_report is not None:
+                mlflow.log_artifact(tflite_report.path, artifact_path="tflite")
+                mlflow.log_artifact(tflite_report.path + ".json", artifact_path="tflite")
+            results["mlflow_run_id"] = run_id
+    log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
+    return results
+
+
+def _log_run_inputs(cfg, out: Path, splits, norm: Normalization, params, macs, batch: int) -> None:
+    import mlflow
+
+    from src.tracking import flatten_config
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    flat = flatten_config(resolved)
+    flat["train.effective_learning_rate"] = str(effective_learning_rate(cfg.train, batch))
+    flat["data.fingerprint"] = splits.fingerprint
+    flat["data.source"] = splits.source
+    flat["data.normalization"] = json.dumps({"mean": norm.mean, "std": norm.std})
+    mlflow.log_params(flat)
+    mlflow.set_tags({"data_fingerprint": splits.fingerprint, "git_commit_short": mlflow.active_run().data.tags.get("git_commit", "")[:10]})
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    mlflow.log_artifact(str(out / "config.yaml"))
+    (out / "macs.txt").write_text(macs.table())
+    mlflow.log_artifact(str(out / "macs.txt"))
+    mlflow.log_metrics({"params_trainable": params.trainable, "macs": macs.total})
