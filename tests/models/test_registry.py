@@ -1,0 +1,64 @@
+"""Registry: names, knobs, and clear errors for unknown ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from src.errors import ConfigError
+from src.models import build_model, get_spec, list_models
+
+CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
+
+
+def test_list_models_and_patterns():
+    names = list_models()
+    assert {"resnet18", "resnet50", "resnet152", "resnet20", "resnet110"} <= set(names)
+    assert list_models("resnet1*") == ["resnet101", "resnet110", "resnet1202", "resnet152", "resnet18"]
+    assert names == sorted(names)
+
+
+def test_unknown_model_lists_names_and_closest_match():
+    with pytest.raises(ConfigError) as info:
+        build_model("resnt50")
+    assert "Did you mean 'resnet50'" in str(info.value) and "resnet18" in str(info.value)
+
+
+def test_unknown_knob_lists_valid_knobs():
+    with pytest.raises(ConfigError) as info:
+        build_model("resnet50", downsample="3x3")
+    text = str(info.value)
+    assert "no knob 'downsample'" in text and "Did you mean 'downsample_in'" in text and "stem=" in text
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, fragment",
+    [
+        ("resnet50", {"downsample_in": "2x2"}, "downsample_in='2x2'"),
+        ("resnet18", {"stem": "tiny"}, "stem='tiny'"),
+        ("resnet20", {"shortcut": "C"}, "shortcut='C'"),
+        ("resnet18", {"input_shape": (16, 16, 3)}, "smaller than the network's minimum"),
+        ("resnet20", {"input_shape": (32, 32)}, "(height, width, channels)"),
+        ("resnet20", {"classes": 0}, "classes must be a positive integer"),
+        ("resnet20", {"include_top": False, "pooling": "median"}, "pooling='median'"),
+    ],
+)
+def test_bad_knob_values_are_refused_with_the_value(name, kwargs, fragment):
+    with pytest.raises(ConfigError) as info:
+        build_model(name, **kwargs)
+    assert fragment in str(info.value)
+
+
+def test_every_registered_name_has_a_hydra_config_and_back():
+    """conf/model/<name>.yaml matches the registry one-to-one, and its fields are the model's knobs."""
+    files = {p.stem for p in CONF_MODEL.glob("*.yaml")}
+    assert files == set(list_models())
+    for name in files:
+        cfg = yaml.safe_load((CONF_MODEL / f"{name}.yaml").read_text())
+        assert cfg.pop("name") == name
+        knobs = get_spec(name).knobs()
+        assert set(cfg) <= set(knobs), f"{name}: config fields {set(cfg) - set(knobs)} are not knobs"
+        for key, value in cfg.items():
+            assert value == knobs[key], f"{name}.{key}: config default {value!r} != builder default {knobs[key]!r}"
