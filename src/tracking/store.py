@@ -52,8 +52,10 @@ def _check_server(uri: str, timeout: float = 5.0) -> None:
     )
 
 
-def setup_experiment(name: str, tracking_uri: str, store_dir: Path = DEFAULT_STORE_DIR) -> str:
-    """Point MLflow at the store and return the id of experiment ``name`` (created if needed)."""
+def setup_experiment(name: str, tracking_uri: str) -> str:
+    """Point MLflow at the store and return the id of experiment ``name`` (created if needed).
+
+    With a SQLite store, artifacts go to ``artifacts/`` beside the database file."""
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     existing = client.get_experiment_by_name(name)
@@ -61,7 +63,7 @@ def setup_experiment(name: str, tracking_uri: str, store_dir: Path = DEFAULT_STO
         return existing.experiment_id
     artifact_location = None
     if tracking_uri.startswith("sqlite:///"):
-        artifact_location = (store_dir / "artifacts").resolve().as_uri()
+        artifact_location = (Path(tracking_uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=artifact_location)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel sweep point

@@ -152,7 +152,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
-            "val_accuracy": float(history.history["val_accuracy"][-1]),
+            "final_val_accuracy": float(history.history["val_accuracy"][-1]),
             "params_trainable": params.trainable,
             "params_total": params.total,
             "macs": macs.total,
