@@ -75,7 +75,7 @@ def _layer_macs(layer: keras.layers.Layer, in_shape, out_shape) -> int:
         return _elements(out_shape) * int(np.prod(layer.kernel_size))
     if isinstance(layer, (L.Conv2DTranspose, L.Conv1DTranspose, L.Conv3DTranspose)):
         k = int(np.prod(layer.kernel_size))
-        return _elements(in_shape) * k * layer.filters // layer.groups
+        return _elements(in_shape) * k * layer.filters // getattr(layer, "groups", 1)
     if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)):
         k = int(np.prod(layer.kernel_size))
         return _elements(out_shape) * k * in_shape[-1] // layer.groups

@@ -1,0 +1,53 @@
+"""`python -m src.run` as a user runs it: clear errors, exit codes, sweeps with nested MLflow runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+
+from tests.conftest import ROOT, TINY_JOB
+
+
+def run_cli(args: list[str], tmp_path: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    dirs = [f"hydra.run.dir={tmp_path}/out", f"hydra.sweep.dir={tmp_path}/multi"]
+    return subprocess.run(
+        [sys.executable, "-m", "src.run", *args, *dirs], cwd=ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_unknown_model_gives_one_clear_line_and_exit_2(tmp_path):
+    proc = run_cli([*TINY_JOB, "model.name=resnt20"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Unknown model 'resnt20'. Did you mean 'resnet20'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_tracking_server_stops_before_training(tmp_path):
+    job = [o for o in TINY_JOB if o != "logger=none"]
+    proc = run_cli(job, tmp_path, env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+    assert proc.returncode == 2
+    assert "unreachable" in proc.stderr and "nothing was trained" in proc.stderr
+    assert not (tmp_path / "out" / "model.keras").exists()
+
+
+def test_sweep_gets_a_parent_run_with_one_nested_run_per_point(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    job = [o for o in TINY_JOB if o not in ("logger=none", "train.epochs=2")]
+    proc = run_cli(["-m", *job, "train.epochs=1", "experiment_name=sweep_test", "seed=1,2"], tmp_path,
+                   env={"MLFLOW_TRACKING_URI": uri})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("sweep_test")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 2 and {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert sorted(r.data.params["seed"] for r in children) == ["1", "2"]
+    assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in children)
