@@ -25,8 +25,11 @@ log = logging.getLogger("src.run")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     with open_dict(cfg):
+        # Always from this invocation, so a re-run of a recorded config writes to a new folder and
+        # never nests under the parent run of the sweep it was recorded in.
         cfg.output_dir = hc.runtime.output_dir
-        if hc.mode == RunMode.MULTIRUN and not cfg.get("parent_run_id"):
+        cfg.parent_run_id = None
+        if hc.mode == RunMode.MULTIRUN:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)

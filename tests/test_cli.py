@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,18 @@ def test_sweep_gets_a_parent_run_with_one_nested_run_per_point(tmp_path):
     assert len(children) == 2 and {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     assert sorted(r.data.params["seed"] for r in children) == ["1", "2"]
     assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in children)
+
+
+def test_rerunning_the_recorded_config_reproduces_the_job(tmp_path):
+    first = run_cli([*TINY_JOB, "train.epochs=1", "seed=11"], tmp_path / "a")
+    assert first.returncode == 0, first.stderr[-2000:]
+    recorded = tmp_path / "a" / "out" / ".hydra"
+    again = subprocess.run(
+        [sys.executable, "-m", "src.run", "--config-path", str(recorded), "--config-name", "config",
+         f"hydra.run.dir={tmp_path}/b"],
+        cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    a = json.loads((tmp_path / "a" / "out" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert a["test_loss"] == b["test_loss"] and a["test_accuracy"] == b["test_accuracy"]

@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from src.data.splits import DataSplits
+from src.data.splits import DataSplits, subset_train
 from src.errors import ConfigError, did_you_mean
 
 DATASETS = ("fashion_mnist", "synthetic", "image_folder")
 
 
 def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
-    """Load the data set a `conf/data/*.yaml` config describes."""
+    """Load the data set a `conf/data/*.yaml` config describes (``train_subset``: at most N training images)."""
+    splits = _load(data_cfg)
+    limit = data_cfg.get("train_subset")
+    if limit is not None:
+        if not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"data.train_subset must be a positive integer or null, got {limit!r}.")
+        splits = subset_train(splits, limit, data_cfg.get("split_seed", 0))
+    return splits
+
+
+def _load(data_cfg: Mapping[str, Any]) -> DataSplits:
     name = data_cfg.get("name")
     if name == "fashion_mnist":
         from src.data.fashion_mnist import load_fashion_mnist
@@ -21,7 +31,6 @@ def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
             path=data_cfg.get("path"),
             val_fraction=data_cfg["val_fraction"],
             seed=data_cfg.get("split_seed", 0),
-            train_subset=data_cfg.get("train_subset"),
         )
     if name == "synthetic":
         from src.data.synthetic import load_synthetic

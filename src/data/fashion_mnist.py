@@ -68,13 +68,8 @@ def load_fashion_mnist(
     path: str | Path | None = None,
     val_fraction: float = 5000 / 60000,
     seed: int = 0,
-    train_subset: int | None = None,
 ) -> DataSplits:
-    """Load Fashion-MNIST as uint8 (N, 28, 28, 1) arrays with a seeded train/val split.
-
-    ``train_subset`` keeps a seeded random subset of the training split (for quick runs);
-    the validation and test sets stay whole.
-    """
+    """Load Fashion-MNIST as uint8 (N, 28, 28, 1) arrays with a seeded train/val split."""
     files = locate(path)
     arrays = {key: read_idx(p) for key, p in files.items()}
     for part, n in (("train", 60000), ("test", 10000)):
@@ -88,11 +83,6 @@ def load_fashion_mnist(
         if y.max() >= len(CLASS_NAMES):
             raise DataError(f"Fashion-MNIST {part} labels contain {int(y.max())}, expected 0..9; corrupt file.")
     train_idx, val_idx = split_train_val(60000, val_fraction, seed)
-    if train_subset is not None:
-        if not 0 < train_subset <= len(train_idx):
-            raise DataError(f"data.train_subset={train_subset} must be in 1..{len(train_idx)}")
-        keep = np.random.default_rng(seed + 1).choice(len(train_idx), train_subset, replace=False)
-        train_idx = np.sort(train_idx[keep])
     x, y = arrays["x_train"][..., None], arrays["y_train"].astype(np.int64)
     return DataSplits(
         x_train=x[train_idx],

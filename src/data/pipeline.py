@@ -129,8 +129,7 @@ def train_dataset(
 
 
 def eval_dataset(images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int) -> tf.data.Dataset:
-    """Un-shuffled, un-augmented batches for validation and test."""
+    """Un-shuffled, un-augmented batches for validation and test, normalised once and cached."""
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64))).batch(batch_size)
-    return ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.cache().prefetch(tf.data.AUTOTUNE)

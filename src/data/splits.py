@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -58,3 +59,20 @@ def fingerprint(*parts: bytes | str | np.ndarray) -> str:
             h.update(part)
         h.update(b"|")
     return h.hexdigest()
+
+
+def subset_train(splits: DataSplits, at_most: int, seed: int) -> DataSplits:
+    """Keep a seeded random subset of at most ``at_most`` training examples (quick runs, smoke tests);
+    validation and test stay whole. The subset is part of the fingerprint."""
+    if at_most < 1:
+        raise ValueError(f"data.train_subset must be ≥ 1, got {at_most}")
+    n = len(splits.x_train)
+    if at_most >= n:
+        return splits
+    keep = np.sort(np.random.default_rng(seed + 1).choice(n, at_most, replace=False))
+    return dataclasses.replace(
+        splits,
+        x_train=splits.x_train[keep],
+        y_train=splits.y_train[keep],
+        fingerprint=fingerprint(splits.fingerprint, keep),
+    )

@@ -123,8 +123,12 @@ def test_real_files_checksums_split_and_fingerprint():
     b = fm.load_fashion_mnist(val_fraction=5000 / 60000, seed=1)
     assert a.fingerprint != b.fingerprint  # the split indices are part of the fingerprint
     assert a.fingerprint == fm.load_fashion_mnist(val_fraction=5000 / 60000, seed=0).fingerprint
-    sub = fm.load_fashion_mnist(seed=0, train_subset=1000)
-    assert sub.x_train.shape[0] == 1000 and sub.x_val.shape[0] == 5000
+    from src.data import load_splits
+
+    cfg = {"name": "fashion_mnist", "val_fraction": 5000 / 60000, "split_seed": 0, "train_subset": 1000}
+    sub = load_splits(cfg)
+    assert sub.x_train.shape[0] == 1000 and sub.x_val.shape[0] == 5000 and sub.fingerprint != a.fingerprint
+    assert np.isin(sub.y_train, a.y_train).all() and sub.fingerprint == load_splits(cfg).fingerprint
 
 
 def test_uncompressed_files_are_read(no_system_data, tmp_path):

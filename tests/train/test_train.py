@@ -46,3 +46,17 @@ def test_missing_output_dir_and_bad_knob_are_config_errors(tmp_path, tiny_job):
         train(compose_config(tiny_job))
     with pytest.raises(ConfigError, match="no knob 'width'"):
         train(compose_config(tiny_job + ["+model.width=2"], tmp_path))
+
+
+def test_image_folder_job_trains(tmp_path, tiny_job):
+    from tests.data.test_image_folder import make_folder
+
+    make_folder(tmp_path / "images", per_class=8, size=20)
+    make_folder(tmp_path / "images", per_class=3, size=20, sub="test")
+    job = [o for o in tiny_job if not o.startswith("data")] + [
+        "data=image_folder", f"data.root={tmp_path / 'images'}", "data.image_size=16", "data.batch_size=8",
+        "data.val_fraction=0.25",
+        "train.epochs=1",
+    ]
+    results = train(compose_config(job, tmp_path / "out"))
+    assert results["train_examples"] == 18 and 0.0 <= results["test_accuracy"] <= 1.0

@@ -1,0 +1,39 @@
+"""Every config composes; experiment files are valid `# @package _global_` deltas."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from tests.conftest import CONF, compose_config
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+def test_default_config_composes_to_the_documented_job():
+    cfg = compose_config()
+    assert cfg.model.name == "resnet20" and cfg.data.name == "fashion_mnist" and cfg.logger.enabled
+    assert cfg.train.schedule == "cosine" and cfg.export.enabled and cfg.experiment_name == "resnet20-fashion_mnist"
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_composes_and_names_its_mlflow_experiment(name):
+    text = (CONF / "experiment" / f"{name}.yaml").read_text()
+    assert "# @package _global_" in text.splitlines()[0]
+    cfg = compose_config([f"experiment={name}"])
+    assert cfg.experiment_name == name
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+
+
+@pytest.mark.parametrize("group", ["data", "train", "logger", "export", "debug"])
+def test_every_option_of_every_group_composes(group):
+    for path in (CONF / group).glob("*.yaml"):
+        overrides = [f"{group}={path.stem}"]
+        if path.stem == "image_folder":
+            overrides.append("data.root=/tmp/somewhere")
+        OmegaConf.to_container(compose_config(overrides), resolve=True)
+
+
+def test_smoke_debug_shrinks_the_job():
+    cfg = compose_config(["debug=smoke"])
+    assert cfg.train.epochs == 1 and cfg.data.eval_subset == 256 and not cfg.train.checkpoint

@@ -1,0 +1,23 @@
+"""Slow: every experiment config runs end to end with debug=smoke, its sweep included."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from tests.conftest import CONF
+from tests.test_cli import run_cli
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_smoke_run(name, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    proc = run_cli([f"experiment={name}", "debug=smoke"], tmp_path, env={"MLFLOW_TRACKING_URI": uri}, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
+    assert points and all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in points)
