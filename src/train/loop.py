@@ -140,7 +140,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             callbacks.append(MlflowMetrics(run_id))
         history = model.fit(
             train_ds, epochs=epochs, steps_per_epoch=spe, validation_data=val_ds,
-            callbacks=callbacks, verbose=_verbosity(cfg.train),
+            callbacks=callbacks, verbose=_verbosity(cfg.train), shuffle=False,  # the stream is shuffled already
         )
         train_loss = history.history.get("loss", [float("nan")])[-1]
         if not np.isfinite(train_loss):
