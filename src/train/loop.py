@@ -172,6 +172,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         results["wall_seconds"] = time.perf_counter() - started
         results["train_images_per_s"] = float(np.median(history.history["images_per_s"]))
         (out / "results.json").write_text(json.dumps(results, indent=2))
+        from src.report import plot_history
+
+        plot_history(out / "history.csv", out / "curves.png", title=f"{cfg.model.name} on {cfg.data.name}, seed {cfg.seed}")
         if run:
             import mlflow
 
@@ -179,6 +182,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             mlflow.log_artifact(str(model_path))
             mlflow.log_artifact(str(out / "results.json"))
             mlflow.log_artifact(str(out / "history.csv"))
+            mlflow.log_artifact(str(out / "curves.png"))
             if tflite_report is not None:
                 mlflow.log_artifact(tflite_report.path, artifact_path="tflite")
                 mlflow.log_artifact(tflite_report.path + ".json", artifact_path="tflite")

@@ -33,7 +33,7 @@ def test_job_is_recorded_with_config_provenance_metrics_and_artifacts(tmp_path, 
     for key in ("val_accuracy", "learning_rate", "epoch_seconds", "images_per_s"):
         assert len(client.get_metric_history(run.info.run_id, key)) == 2, key
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "model.keras", "results.json", "history.csv", "macs.txt", "tflite"} <= artifacts
+    assert {"config.yaml", "model.keras", "results.json", "history.csv", "curves.png", "macs.txt", "tflite"} <= artifacts
     tflite = {a.path for a in client.list_artifacts(run.info.run_id, "tflite")}
     assert tflite == {"tflite/resnet20.tflite", "tflite/resnet20.tflite.json"}
 
