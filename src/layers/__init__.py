@@ -1,5 +1,17 @@
 """Layers stock Keras lacks, written with keras.ops so they run on TensorFlow and JAX."""
 
+from src.layers.activations import HardSigmoid, HardSwish, hard_sigmoid, hard_swish
+from src.layers.channel_shuffle import ChannelShuffle
+from src.layers.grouped_conv import GroupedConv2D, set_grouped_conv_implementation
 from src.layers.shortcut import ZeroPadShortcut
 
-__all__ = ["ZeroPadShortcut"]
+__all__ = [
+    "ChannelShuffle",
+    "GroupedConv2D",
+    "HardSigmoid",
+    "HardSwish",
+    "ZeroPadShortcut",
+    "hard_sigmoid",
+    "hard_swish",
+    "set_grouped_conv_implementation",
+]
