@@ -18,15 +18,16 @@ def weights_of(path):
 
 
 def test_tiny_job_writes_its_outputs_and_learns(tmp_path, tiny_job):
-    cfg = compose_config(tiny_job + ["train.epochs=4", "train.learning_rate=0.05"], tmp_path)
+    cfg = compose_config(tiny_job + ["train.epochs=6", "train.learning_rate=0.05"], tmp_path)
     results = train(cfg)
     for name in ("model.keras", "history.csv", "results.json", "checkpoints/last.keras"):
         assert (tmp_path / name).exists(), name
     assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] == results["test_accuracy"]
     assert results["params_trainable"] == 269_434  # resnet20 at 16x16x1, 10 classes
+    # eval-mode accuracy needs the BN running statistics to settle too: 6 short epochs give ≈0.97 here
     assert results["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     history = (tmp_path / "history.csv").read_text().splitlines()
-    assert len(history) == 5 and "epoch_seconds" in history[0] and "images_per_s" in history[0]
+    assert len(history) == 7 and "epoch_seconds" in history[0] and "images_per_s" in history[0]
 
 
 def test_same_config_and_seed_give_identical_weights(tmp_path, tiny_job):
