@@ -3,12 +3,17 @@
 Keras' own ``model.export(format="litert")`` enables SELECT_TF_OPS (flex) by default, which a plain
 Android runtime lacks; we convert with ``TFLITE_BUILTINS`` only and fail loudly otherwise. Files are
 run with ``ai_edge_litert`` (``tf.lite.Interpreter`` is deprecated).
+
+Conversion goes through a SavedModel (``model.export(format="tf_saved_model")`` with a fixed input
+signature, then ``TFLiteConverter.from_saved_model``): ``from_concrete_functions`` on a Keras 3 model
+keeps the weights as VAR_HANDLE/READ_VARIABLE ops with uninitialised values (the output is NaN).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +22,8 @@ import keras
 import numpy as np
 
 from src.errors import ExportError
+
+_FLEX_MARKERS = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS", "neither a custom op nor a flex op", "TF Select ops")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -31,64 +38,95 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _non_builtin_ops(converter_message: str) -> list[str]:
+    """The TF op names the converter could not lower to builtins, from its error text."""
+    names = set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", converter_message))
+    for listed in re.findall(r"(?:TF Select ops|Custom ops): ([\w, ]+)", converter_message):
+        names.update(n.strip() for n in listed.split(",") if n.strip())
+    return sorted(names)
+
+
 def convert_to_tflite(model: keras.Model, path: str | Path, batch_size: int = 1) -> Path:
-    """Convert to a float32 .tflite with a fixed [batch_size, H, W, C] input, builtin ops only."""
+    """Convert ``model`` to a float32 .tflite at ``path`` with a fixed [batch_size, H, W, C] input.
+
+    Builtin ops only: a model that needs flex (Select TF) or custom ops raises ExportError naming them.
+    The file is written atomically; nothing is written when conversion fails.
+    """
     import tensorflow as tf
 
-    spec = tf.TensorSpec([batch_size, *model.input_shape[1:]], tf.float32, name="input")
-    # Through a SavedModel: the converter then freezes the variables (a bare concrete function of a
-    # Keras 3 model leaves them as VAR_HANDLE ops with uninitialised values).
+    if batch_size < 1:
+        raise ExportError(f"batch_size must be >= 1, got {batch_size}.")
+    if len(model.inputs) != 1:
+        raise ExportError(f"model {model.name!r} has {len(model.inputs)} inputs; TFLite export supports one image input.")
+    shape = [batch_size, *model.input_shape[1:]]
+    if any(d is None for d in shape):
+        raise ExportError(f"model {model.name!r} has input shape {model.input_shape}; a fixed H, W, C is needed for TFLite.")
+    spec = tf.TensorSpec(shape, tf.float32, name="input")
     with tempfile.TemporaryDirectory() as saved:
         model.export(saved, format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         try:
             flatbuffer = converter.convert()
-        except Exception as exc:  # the converter raises ConverterError with the op list in its text
+        except Exception as exc:  # ConverterError; its text names the ops
             text = str(exc)
-            if "not supported" in text or "Flex" in text or "flex" in text:
-                raise ExportError(
-                    f"model {model.name!r} needs TensorFlow ops that are not TFLite builtins (flex ops are "
-                    f"refused: a plain Android LiteRT runtime lacks them). Converter said: {text.strip()[:1500]}"
-                ) from exc
-            raise
+            if not any(marker in text for marker in _FLEX_MARKERS):
+                raise
+            ops = _non_builtin_ops(text) or ["<unknown: see the converter log>"]
+            raise ExportError(
+                f"model {model.name!r} needs TensorFlow op(s) {', '.join(ops)} that are not TFLite builtins. "
+                "Flex (Select TF) ops are refused: a plain Android LiteRT runtime has builtins only. "
+                "Replace the layer(s) that use them."
+            ) from exc
     path = Path(path)
     _atomic_write(path, flatbuffer)
     return path
 
 
-def _interpreter(path: str | Path, num_threads: int = 2, delegates: bool = True):
+def _load(path: str | Path, num_threads: int = 2, delegates: bool = True):
+    """A LiteRT Interpreter for ``path`` (not yet allocated); ExportError for missing or corrupt files."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"TFLite file {path} does not exist.")
     data = path.read_bytes()
-    # A FlatBuffer TFLite model carries the identifier "TFL3" at bytes 4..8; checking it first turns a
-    # corrupt or foreign file into a clear error instead of a crash inside the runtime.
+    # A TFLite FlatBuffer carries the identifier "TFL3" at bytes 4..8; checking it first gives a clear
+    # message for foreign files. LiteRT itself verifies the FlatBuffer (truncated/flipped bytes -> ValueError).
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ExportError(f"{path} is not a TFLite model (no TFL3 identifier); the file is corrupt or of another kind.")
+    resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        interp = Interpreter(model_content=data, num_threads=num_threads, experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
+        return Interpreter(model_content=data, num_threads=num_threads, experimental_op_resolver_type=resolver)
     except (ValueError, RuntimeError) as exc:
         raise ExportError(f"{path} could not be loaded by LiteRT ({exc}); the file is corrupt or truncated.") from exc
-    return interp
+
+
+def _allocate(interp, path: str | Path) -> None:
+    try:
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ExportError(f"LiteRT could not prepare {path}: {exc}") from exc
 
 
 def tflite_op_names(path: str | Path) -> list[str]:
-    """Sorted unique op names; raises ExportError if a flex or custom op is present."""
-    # Without the default XNNPACK delegate, so the list shows the model's own ops, not "DELEGATE".
-    ops = sorted({op["op_name"] for op in _interpreter(path, delegates=False)._get_ops_details()})
+    """Sorted unique op names of a .tflite file; ExportError if a flex or custom op is present."""
+    # Without the default XNNPACK delegate and before allocation, so the list shows the model's own ops
+    # (not "DELEGATE") and a flex op is reported as such rather than as a failure to prepare.
+    ops = sorted({op["op_name"] for op in _load(path, delegates=False)._get_ops_details()})
     flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
     if flex:
-        raise ExportError(f"{path} contains non-builtin ops {flex}; export with builtins only.")
+        raise ExportError(
+            f"{path} contains non-builtin op(s) {flex}; flex ops are refused for Android builtins-only "
+            "runtimes. Export with builtins only (convert_to_tflite)."
+        )
     return ops
 
 
 @dataclass(frozen=True)
 class TfliteReport:
+    """How a .tflite file agrees with its Keras model on a set of examples."""
+
     path: str
     size_bytes: int
     ops: list[str]
@@ -99,10 +137,12 @@ class TfliteReport:
     keras_accuracy: float | None
 
     def as_dict(self) -> dict:
+        """JSON-serialisable dict of all fields."""
         return asdict(self)
 
     def as_metrics(self, prefix: str = "tflite_") -> dict[str, float]:
-        fields = ("size_bytes", "max_abs_logit_diff", "top1_agreement", "tflite_accuracy", "keras_accuracy")
+        """The numeric fields (None left out) as ``{prefix + name: float}`` for MLflow."""
+        fields = ("size_bytes", "num_examples", "max_abs_logit_diff", "top1_agreement", "tflite_accuracy", "keras_accuracy")
         out = {}
         for f in fields:
             value = getattr(self, f)
@@ -111,25 +151,43 @@ class TfliteReport:
         return out
 
 
-def _run_tflite(interp, images: np.ndarray, batch_size: int) -> np.ndarray:
+def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Outputs of the first output tensor on ``images``, in batches of ``batch_size`` where the
+    interpreter can be resized, else in the file's fixed batch with the last batch padded."""
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    fixed = int(inp["shape"][0])
-    batch = batch_size
+    fixed_shape = [int(d) for d in inp["shape"]]
+    if list(images.shape[1:]) != fixed_shape[1:]:
+        raise ExportError(f"images have shape {images.shape[1:]} per example; {path} expects {fixed_shape[1:]}.")
+    batch = min(batch_size, len(images))
+    resizable = True
     try:
-        interp.resize_tensor_input(inp["index"], [batch, *images.shape[1:]])
+        interp.resize_tensor_input(inp["index"], [batch, *fixed_shape[1:]])
         interp.allocate_tensors()
     except (ValueError, RuntimeError):
-        batch = fixed
+        resizable, batch = False, fixed_shape[0]
+        try:
+            interp.resize_tensor_input(inp["index"], fixed_shape)
+        except (ValueError, RuntimeError):
+            pass  # the shape never changed
+        _allocate(interp, path)
     results = []
     for start in range(0, len(images), batch):
         chunk = images[start : start + batch]
-        if len(chunk) != batch:
-            interp.resize_tensor_input(inp["index"], [len(chunk), *images.shape[1:]])
-            interp.allocate_tensors()
-        interp.set_tensor(inp["index"], chunk.astype(np.float32))
+        n = len(chunk)
+        if n != batch:
+            if resizable:
+                interp.resize_tensor_input(inp["index"], [n, *fixed_shape[1:]])
+                _allocate(interp, path)
+            else:  # pad to the fixed batch, drop the padding below
+                chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
+        interp.set_tensor(inp["index"], np.ascontiguousarray(chunk, dtype=np.float32))
         interp.invoke()
-        results.append(interp.get_tensor(out["index"]).copy())
+        results.append(interp.get_tensor(out["index"])[:n].copy())
     return np.concatenate(results)
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(-1) == labels))
 
 
 def verify_tflite(
@@ -140,24 +198,35 @@ def verify_tflite(
     batch_size: int = 256,
     num_threads: int = 2,
 ) -> TfliteReport:
-    """Compare LiteRT and Keras outputs on preprocessed float32 ``images``."""
+    """Run ``path`` in LiteRT and ``model`` in Keras on preprocessed float32 ``images`` (N, H, W, C)
+    and compare their logits; with integer (or one-hot) ``labels`` also both accuracies."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim < 2 or len(images) == 0:
+        raise ExportError(f"verify_tflite needs a non-empty batch of images, got shape {images.shape}.")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
+            labels = labels.argmax(-1)
+        labels = labels.reshape(-1)
+        if len(labels) != len(images):
+            raise ExportError(f"{len(labels)} labels for {len(images)} images.")
     ops = tflite_op_names(path)
-    tfl = _run_tflite(_interpreter(path, num_threads), images, batch_size)
+    tfl = _run_tflite(_load(path, num_threads), path, images, batch_size)
     ref = np.concatenate([
         keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=False))
         for i in range(0, len(images), batch_size)
     ])
-    agree = float(np.mean(tfl.argmax(-1) == ref.argmax(-1)))
-    acc = (lambda p: float(np.mean(p.argmax(-1) == labels))) if labels is not None else (lambda p: None)
+    if tfl.shape != ref.shape:
+        raise ExportError(f"{path} outputs shape {tfl.shape} but the Keras model outputs {ref.shape}.")
     return TfliteReport(
         path=str(path),
         size_bytes=Path(path).stat().st_size,
         ops=ops,
         num_examples=len(images),
         max_abs_logit_diff=float(np.max(np.abs(tfl - ref))),
-        top1_agreement=agree,
-        tflite_accuracy=acc(tfl),
-        keras_accuracy=acc(ref),
+        top1_agreement=float(np.mean(tfl.argmax(-1) == ref.argmax(-1))),
+        tflite_accuracy=None if labels is None else _accuracy(tfl, labels),
+        keras_accuracy=None if labels is None else _accuracy(ref, labels),
     )
 
 
@@ -167,9 +236,11 @@ def export_and_verify(
     images: np.ndarray,
     labels: np.ndarray | None = None,
     name: str = "model",
+    num_threads: int = 2,
+    batch_size: int = 256,
 ) -> TfliteReport:
-    """Write ``out_dir/name.tflite``, verify it, write the report next to it as ``name.tflite.json``."""
+    """Write ``out_dir/name.tflite``, verify it on ``images``, write the report as ``name.tflite.json``."""
     path = convert_to_tflite(model, Path(out_dir) / f"{name}.tflite")
-    report = verify_tflite(path, model, images, labels)
+    report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
     _atomic_write(Path(f"{path}.json"), json.dumps(report.as_dict(), indent=2).encode())
     return report

@@ -10,7 +10,7 @@ import pytest
 from keras import layers
 
 from src.errors import ExportError
-from src.export import convert_to_tflite, export_and_verify, tflite_op_names, verify_tflite
+from src.export import TfliteReport, convert_to_tflite, export_and_verify, tflite_op_names, verify_tflite
 
 
 def small_net() -> keras.Model:
@@ -24,17 +24,26 @@ def small_net() -> keras.Model:
     return keras.Model(inputs, layers.Dense(5)(x), name="small_net")
 
 
-@keras.saving.register_keras_serializable(package="tests")
 class Determinant(keras.layers.Layer):
-    """Needs TF's MatrixDeterminant, which has no TFLite builtin."""
+    """Lowers to TF's MatrixDeterminant, which has no TFLite builtin (checked: it needs flex)."""
 
     def call(self, x):
         return keras.ops.expand_dims(keras.ops.det(x[..., 0]), -1)
 
 
+def det_net() -> keras.Model:
+    inputs = keras.Input((3, 3, 1))
+    return keras.Model(inputs, Determinant()(inputs), name="det_net")
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     model = small_net()
+    # Non-trivial BatchNorm statistics, so folding them into the conv is actually exercised.
+    bn = next(layer for layer in model.layers if isinstance(layer, layers.BatchNormalization))
+    rng = np.random.default_rng(2)
+    bn.moving_mean.assign(rng.normal(size=8).astype("float32"))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=8).astype("float32"))
     images = np.random.default_rng(0).normal(size=(37, 16, 16, 1)).astype(np.float32)
     labels = np.random.default_rng(1).integers(0, 5, 37)
     out = tmp_path_factory.mktemp("export")
@@ -45,11 +54,13 @@ def exported(tmp_path_factory):
 def test_export_is_builtins_only_and_agrees_with_keras(exported):
     _, _, _, out, report = exported
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(report.ops)
-    assert not any(op.startswith("Flex") or op in ("CUSTOM", "DELEGATE") for op in report.ops)
+    assert not any(op.startswith("Flex") or op in ("CUSTOM", "DELEGATE", "VAR_HANDLE") for op in report.ops)
+    assert report.ops == sorted(set(report.ops)) == tflite_op_names(out / "small.tflite")
     assert report.max_abs_logit_diff <= 1e-4 and report.top1_agreement == 1.0
-    assert report.num_examples == 37  # 256-batch resize path with a partial last batch
+    assert report.num_examples == 37  # one resized batch of 37 (batch_size 256 > N)
     assert report.size_bytes == (out / "small.tflite").stat().st_size > 0
-    assert json.loads((out / "small.tflite.json").read_text())["ops"] == report.ops
+    sidecar = json.loads((out / "small.tflite.json").read_text())
+    assert TfliteReport(**sidecar) == report
     assert not list(out.glob(".*tmp"))  # atomic write leaves no temporary file
 
 
@@ -58,31 +69,74 @@ def test_accuracies_against_numpy(exported):
     keras_pred = keras.ops.convert_to_numpy(model(images, training=False)).argmax(-1)
     assert report.keras_accuracy == pytest.approx(float(np.mean(keras_pred == labels)))
     assert report.tflite_accuracy == pytest.approx(report.keras_accuracy)
-    small_batches = verify_tflite(out / "small.tflite", model, images, labels, batch_size=5)
-    assert small_batches.max_abs_logit_diff <= 1e-4
+    # Another label set with a known accuracy: the Keras predictions with the first 10 changed.
+    known = keras_pred.copy()
+    known[:10] = (known[:10] + 1) % 5
+    # batch_size=5: several resized batches and a partial last one (37 = 7*5 + 2); one-hot labels.
+    r = verify_tflite(out / "small.tflite", model, images, np.eye(5)[known], batch_size=5)
+    assert r.keras_accuracy == pytest.approx(27 / 37) and r.tflite_accuracy == pytest.approx(27 / 37)
+    assert r.max_abs_logit_diff <= 1e-4 and r.top1_agreement == 1.0
+    assert verify_tflite(out / "small.tflite", model, images).tflite_accuracy is None
     metrics = report.as_metrics()
-    assert metrics["tflite_top1_agreement"] == 1.0 and "tflite_size_bytes" in metrics
+    assert metrics["tflite_top1_agreement"] == 1.0 and metrics["tflite_num_examples"] == 37.0
+    assert all(isinstance(v, float) for v in metrics.values())
+
+
+def test_fixed_batch_fallback_when_resizing_fails(exported, tmp_path, monkeypatch):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, images, labels, _, report = exported
+    path = convert_to_tflite(model, tmp_path / "b4.tflite", batch_size=4)
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError("resize refused (test)")
+
+    monkeypatch.setattr(Interpreter, "resize_tensor_input", refuse)
+    r = verify_tflite(path, model, images, labels, batch_size=16)  # batches of 4, last one padded
+    assert r.num_examples == 37 and r.max_abs_logit_diff <= 1e-4 and r.top1_agreement == 1.0
+    assert r.tflite_accuracy == pytest.approx(report.tflite_accuracy)
 
 
 def test_model_needing_flex_ops_is_refused(tmp_path):
-    inputs = keras.Input((3, 3, 1))
-    model = keras.Model(inputs, Determinant()(inputs))
-    with pytest.raises(ExportError, match="not TFLite builtins"):
-        convert_to_tflite(model, tmp_path / "det.tflite")
-    assert not (tmp_path / "det.tflite").exists()
+    with pytest.raises(ExportError, match="MatrixDeterminant.*not TFLite builtins.*Flex"):
+        convert_to_tflite(det_net(), tmp_path / "det.tflite")
+    assert not list(tmp_path.iterdir())  # nothing written, no temporary file left
 
 
-@pytest.mark.parametrize("content", [b"", b"not a model at all", None], ids=["empty", "garbage", "truncated"])
-def test_corrupt_tflite_files_give_a_clear_error(exported, tmp_path, content):
+def test_file_with_flex_ops_is_refused(tmp_path):
+    import tensorflow as tf
+
+    model = det_net()
+    model.export(tmp_path / "saved", format="tf_saved_model", input_signature=[tf.TensorSpec([1, 3, 3, 1])], verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "saved"))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    (tmp_path / "flex.tflite").write_bytes(converter.convert())
+    with pytest.raises(ExportError, match=r"FlexMatrixDeterminant.*builtins-only"):
+        tflite_op_names(tmp_path / "flex.tflite")
+    with pytest.raises(ExportError, match="FlexMatrixDeterminant"):
+        verify_tflite(tmp_path / "flex.tflite", model, np.eye(3, dtype=np.float32)[None, ..., None])
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [lambda b: b"", lambda b: b"not a model at all", lambda b: b[:400], lambda b: b[: len(b) // 2], lambda b: b[:4] + b"XXXX" + b[8:]],
+    ids=["empty", "garbage", "truncated-400", "truncated-half", "bad-identifier"],
+)
+def test_corrupt_tflite_files_give_a_clear_error(exported, tmp_path, corrupt):
     model, images, _, out, _ = exported
     bad = tmp_path / "bad.tflite"
-    bad.write_bytes((out / "small.tflite").read_bytes()[:400] if content is None else content)
+    bad.write_bytes(corrupt((out / "small.tflite").read_bytes()))
     with pytest.raises(ExportError, match="corrupt|not a TFLite"):
         tflite_op_names(bad)
-    with pytest.raises(ExportError):
+    with pytest.raises(ExportError, match="corrupt|not a TFLite"):
         verify_tflite(bad, model, images)
 
 
-def test_missing_file(tmp_path):
+def test_missing_file_and_bad_inputs(exported, tmp_path):
+    model, images, labels, out, _ = exported
     with pytest.raises(ExportError, match="does not exist"):
         tflite_op_names(tmp_path / "nope.tflite")
+    with pytest.raises(ExportError, match="non-empty"):
+        verify_tflite(out / "small.tflite", model, images[:0])
+    with pytest.raises(ExportError, match="labels for"):
+        verify_tflite(out / "small.tflite", model, images, labels[:5])
