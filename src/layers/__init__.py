@@ -4,6 +4,7 @@ from src.layers.activations import HardSigmoid, HardSwish, hard_sigmoid, hard_sw
 from src.layers.channel_shuffle import ChannelShuffle
 from src.layers.grouped_conv import GroupedConv2D, set_grouped_conv_implementation
 from src.layers.shortcut import ZeroPadShortcut
+from src.layers.squeeze_excite import squeeze_excite
 
 __all__ = [
     "ChannelShuffle",
@@ -14,4 +15,5 @@ __all__ = [
     "hard_sigmoid",
     "hard_swish",
     "set_grouped_conv_implementation",
+    "squeeze_excite",
 ]

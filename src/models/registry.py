@@ -31,6 +31,11 @@ class ModelSpec:
     paper: str = ""
     default_input_shape: tuple[int, int, int] = (224, 224, 3)
     small_input_shape: tuple[int, int, int] = (32, 32, 3)
+    #: Knob values that make the network fit ``small_input_shape`` (the documented small-input variant).
+    small_knobs: dict[str, Any] = field(default_factory=dict)
+    #: Every knob's valid alternatives, first the default; the zoo test builds each and checks that it
+    #: changes the graph (a knob that does nothing is a bug).
+    knob_choices: dict[str, tuple] = field(default_factory=dict)
 
     def knobs(self) -> dict[str, Any]:
         """Knob name -> default value (builder arguments that are neither common nor fixed)."""

@@ -150,13 +150,20 @@ def cifar_resnet(
     return keras.Model(inputs, x, name=name or where)
 
 
-for _depth in IMAGENET_STAGES:
+for _depth, (_block, _) in IMAGENET_STAGES.items():
+    # Basic blocks have no 1×1 conv to carry the stride: downsample_in is fixed, not a knob, there.
+    _fixed = {"depth": _depth} if _block == "bottleneck" else {"depth": _depth, "downsample_in": "1x1"}
+    _choices = {"stem": ("imagenet", "cifar")}
+    if _block == "bottleneck":
+        _choices["downsample_in"] = ("1x1", "3x3")
     register_model(
-        f"resnet{_depth}", resnet, fixed={"depth": _depth}, family="resnet", paper=f"{PAPER}, Table 1",
-        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3),
+        f"resnet{_depth}", resnet, fixed=_fixed, family="resnet", paper=f"{PAPER}, Table 1",
+        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+        knob_choices=_choices,
     )
 for _depth in CIFAR_DEPTHS:
     register_model(
         f"resnet{_depth}", cifar_resnet, fixed={"depth": _depth}, family="resnet_cifar",
         paper=f"{PAPER}, §4.2 and Table 6", default_input_shape=(32, 32, 3), small_input_shape=(32, 32, 3),
+        knob_choices={"shortcut": ("A", "B")},
     )
