@@ -1,0 +1,91 @@
+"""Grouped convolution, training step (forward + backward + SGD update) per implementation, side by side.
+
+    python -m src.bench.grouped_conv [--repeats 20] [--out experiments/bench/grouped_conv.csv]
+
+Compares, for each shape, our ``GroupedConv2D`` split path (the training default), the native
+``Conv2D(groups=g)`` path, and a dense (groups=1) conv of the same width for scale; prints medians
+(min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax`` too: the choice is made per
+backend (shared/reference/pitfalls.md #1, #14).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from src.layers import GroupedConv2D  # noqa: E402
+
+# (batch, height, width, channels, groups, kernel): the pitfall's 32×14×14×64 g=8 case, ShuffleNet-like
+# 1×1 grouped convs (g=3, 240 channels at 28×28 and 480 at 14×14), and depthwise.
+SHAPES = [
+    (32, 14, 14, 64, 8, 3),
+    (32, 28, 28, 240, 3, 1),
+    (32, 14, 14, 480, 3, 1),
+    (32, 14, 14, 64, 64, 3),
+]
+
+
+def step_seconds(layer_factory, shape, repeats: int) -> list[float]:
+    b, h, w, c, _, _ = shape
+    inputs = keras.Input((h, w, c))
+    model = keras.Model(inputs, layer_factory()(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=False)
+    x = np.random.default_rng(0).normal(size=(b, h, w, c)).astype("float32")
+    y = np.zeros((b, *model.output_shape[1:]), "float32")
+    for _ in range(3):  # warm-up (tracing, compilation)
+        model.train_on_batch(x, y)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=None, help="CSV file to write (optional)")
+    args = parser.parse_args()
+    backend = keras.backend.backend()
+    print(f"backend={backend} keras={keras.__version__} cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
+    print(f"{'shape (N,H,W,C) g k':<28} {'split ms':>20} {'native ms':>20} {'dense g=1 ms':>20} {'native/split':>12}")
+    rows = []
+    for shape in SHAPES:
+        b, h, w, c, g, k = shape
+        results = {}
+        for name, factory in (
+            ("split", lambda: GroupedConv2D(c, k, groups=g, implementation="split")),
+            ("native", lambda: GroupedConv2D(c, k, groups=g, implementation="native")),
+            ("dense", lambda: GroupedConv2D(c, k, groups=1)),
+        ):
+            t = step_seconds(factory, shape, args.repeats)
+            results[name] = (statistics.median(t) * 1e3, min(t) * 1e3, max(t) * 1e3)
+        cell = lambda r: f"{r[0]:7.1f} ({r[1]:.1f}-{r[2]:.1f})"  # noqa: E731
+        ratio = results["native"][0] / results["split"][0]
+        label = f"{b}x{h}x{w}x{c} g={g} k={k}"
+        print(f"{label:<28} {cell(results['split']):>20} {cell(results['native']):>20} {cell(results['dense']):>20} {ratio:12.1f}")
+        rows.append({"backend": backend, "shape": label, **{f"{n}_ms_median": r[0] for n, r in results.items()},
+                     **{f"{n}_ms_min": r[1] for n, r in results.items()}, **{f"{n}_ms_max": r[2] for n, r in results.items()},
+                     "native_over_split": ratio})
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
