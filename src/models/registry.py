@@ -7,6 +7,7 @@ model is tested automatically (timm's pattern).
 from __future__ import annotations
 
 import fnmatch
+import sys
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,4 +91,7 @@ def build_model(name: str, **kwargs: Any) -> keras.Model:
                 f"common arguments: {', '.join(COMMON_ARGS)}."
             )
     kwargs.setdefault("name", name)
+    # Keras walks the functional graph recursively: ResNet-1202 (~3,600 layers) overflows Python's
+    # default limit of 1,000 frames.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     return spec.builder(**spec.fixed, **kwargs)

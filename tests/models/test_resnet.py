@@ -53,6 +53,12 @@ def test_cifar_params_match_table_6(name):
     assert f"{trainable / 1e6:.{digits}f}" == CIFAR_PARAMS[name], f"{name}: {trainable:,}"
 
 
+@pytest.mark.slow
+def test_resnet1202_builds_and_matches_table_6():
+    # 19.4 M in Table 6; ~3,600 layers need a raised recursion limit in Keras' graph walk.
+    assert f"{count_params(build_model('resnet1202')).trainable / 1e6:.1f}" == "19.4"
+
+
 def test_resnet20_macs_at_cifar_size():
     # 40.55 M MACs at 32x32x3 (the pitfalls note's "≈ 41 M").
     assert abs(count_macs(build_model("resnet20")).total / 40.55e6 - 1) < 0.005
