@@ -1,0 +1,124 @@
+"""Checks every registered network must pass (timm's pattern: a new model is tested by registering it).
+
+Per model, at its documented small-input variant (``spec.small_input_shape`` with ``spec.small_knobs``):
+forward shape and finite outputs, also at Fashion-MNIST's 28×28×1; every knob declared with its
+choices and each choice changing the graph; a Hydra ``conf/model/<name>.yaml`` per name with exactly
+the knobs and their defaults. The slow part (``.keras`` round trip and builtins-only TFLite agreement
+in LiteRT) is marked ``zoo_export``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from src.models import build_model, get_spec, list_models
+from tests.conftest import CONF
+
+#: Too deep to build for every test run (3,600 layers, ~30 s); tests/models/test_resnet.py covers it.
+HEAVY = {"resnet1202"}
+MODELS = [n for n in list_models() if n not in HEAVY]
+CLASSES = 10
+
+
+def small_model(name: str, input_shape=None, **knobs) -> keras.Model:
+    spec = get_spec(name)
+    keras.backend.clear_session()
+    return build_model(
+        name, input_shape=input_shape or spec.small_input_shape, classes=CLASSES, classifier_activation=None,
+        **{**spec.small_knobs, **knobs},
+    )
+
+
+def random_images(shape, n: int = 2) -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(n, *shape)).astype("float32")
+
+
+def graph_signature(model: keras.Model) -> str:
+    """The model's architecture (layer configs and connectivity) as canonical JSON."""
+    return json.dumps(json.loads(model.to_json()), sort_keys=True)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_small_variant_builds_runs_and_is_finite(name):
+    spec = get_spec(name)
+    for shape in (spec.small_input_shape, (28, 28, 1)):
+        model = small_model(name, shape)
+        logits = keras.ops.convert_to_numpy(model(random_images(shape), training=False))
+        assert logits.shape == (2, CLASSES), (name, shape)
+        assert np.isfinite(logits).all(), (name, shape)
+
+
+def test_every_registered_name_has_a_paper_and_a_family():
+    for name in list_models():
+        spec = get_spec(name)
+        assert spec.paper and spec.family, name
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_knob_choices_are_declared_for_every_knob(name):
+    spec = get_spec(name)
+    knobs = spec.knobs()
+    assert set(spec.knob_choices) == set(knobs), f"{name}: declare choices for every knob, no more"
+    for knob, choices in spec.knob_choices.items():
+        assert len(choices) >= 2, f"{name}.{knob}: at least the default and one alternative"
+        assert choices[0] == knobs[knob], f"{name}.{knob}: the first choice must be the default {knobs[knob]!r}"
+    for knob in spec.small_knobs:
+        assert knob in knobs, f"{name}: small_knobs names {knob!r}, which is not a knob"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_knob_choice_changes_the_graph(name):
+    spec = get_spec(name)
+    base = spec.small_knobs
+    reference = graph_signature(small_model(name))
+    for knob, choices in spec.knob_choices.items():
+        default = base.get(knob, choices[0])
+        for value in choices:
+            if value == default:
+                continue
+            assert graph_signature(small_model(name, **{knob: value})) != reference, (
+                f"{name}: {knob}={value!r} builds the same graph as {knob}={default!r}"
+            )
+
+
+def test_conf_model_files_match_the_registry_one_to_one():
+    files = {p.stem for p in (CONF / "model").glob("*.yaml")}
+    registered = set(list_models())
+    assert files - registered == set(), "conf/model files without a registered model"
+    assert registered - files == set(), "registered models without conf/model/<name>.yaml"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_conf_model_file_lists_exactly_the_knobs_with_their_defaults(name):
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"), resolve=True)
+    assert cfg.pop("name") == name
+    knobs = get_spec(name).knobs()
+    assert set(cfg) == set(knobs), name
+    for key, value in cfg.items():
+        default = knobs[key]
+        same = list(default) == value if isinstance(default, tuple) else default == value
+        assert same, f"{name}.{key}: yaml has {value!r}, the builder's default is {default!r}"
+
+
+@pytest.mark.zoo_export
+@pytest.mark.parametrize("name", MODELS)
+def test_keras_round_trip_and_tflite_agree(name, tmp_path):
+    from src.export.tflite import convert_to_tflite, verify_tflite
+
+    model = small_model(name)
+    images = random_images(model.input_shape[1:], 4)
+    expected = keras.ops.convert_to_numpy(model(images, training=False))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(images, training=False)), expected)
+    report = verify_tflite(convert_to_tflite(model, tmp_path / "m.tflite"), model, images)
+    # Untrained deep nets (BN statistics still 0/1) have logits up to ~1e14 (ResNet-152): the 1e-4
+    # bound is on logits of unit scale, relative above it.
+    scale = max(1.0, float(np.abs(expected).max()))
+    assert report.max_abs_logit_diff <= 1e-4 * scale, (name, report.max_abs_logit_diff, scale)
+    assert report.top1_agreement == 1.0, name
