@@ -12,8 +12,10 @@ from src.errors import ConfigError
 BN_MOMENTUM = 0.9  # PyTorch's 0.1: Keras' default 0.99 lags badly in short trainings
 BN_EPSILON = 1e-5
 POOLINGS = (None, "avg", "max")
-#: He et al. (arXiv:1502.01852) normal init, fan-out as in torchvision's ResNet.
-CONV_INIT = keras.initializers.VarianceScaling(2.0, mode="fan_out", distribution="normal")
+#: He et al. (arXiv:1502.01852) normal init, fan-out as in torchvision's ResNet. A config, not an
+#: instance: Keras 3 initializer instances with seed=None draw the SAME values on every call, so a shared
+#: instance gave every same-shape layer identical kernels; a config makes each layer build its own.
+CONV_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out", "distribution": "normal"}}
 
 
 def check_choice(field: str, value, choices: Sequence, where: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 import yaml
 
@@ -62,3 +64,11 @@ def test_every_registered_name_has_a_hydra_config_and_back():
         assert set(cfg) <= set(knobs), f"{name}: config fields {set(cfg) - set(knobs)} are not knobs"
         for key, value in cfg.items():
             assert value == knobs[key], f"{name}.{key}: config default {value!r} != builder default {knobs[key]!r}"
+
+
+def test_same_shape_layers_get_independent_initial_kernels():
+    # A shared unseeded Keras 3 initializer instance repeats its values on every call.
+    model = build_model("resnet20")
+    a = model.get_layer("stage1_block1_1_conv").kernel
+    b = model.get_layer("stage1_block2_1_conv").kernel
+    assert not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))

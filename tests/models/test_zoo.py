@@ -53,6 +53,18 @@ def test_small_variant_builds_runs_and_is_finite(name):
         assert np.isfinite(logits).all(), (name, shape)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_no_two_kernels_start_identical(name):
+    # A shared unseeded Keras 3 initializer instance repeats its values: same-shape layers would start equal.
+    seen: dict[bytes, str] = {}
+    for weight in small_model(name).trainable_weights:
+        if len(weight.shape) < 2 or int(np.prod(weight.shape)) < 16:
+            continue
+        key = keras.ops.convert_to_numpy(weight).tobytes()
+        assert key not in seen, f"{name}: {weight.path} starts equal to {seen[key]}"
+        seen[key] = weight.path
+
+
 def test_every_registered_name_has_a_paper_and_a_family():
     for name in list_models():
         spec = get_spec(name)
