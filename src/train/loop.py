@@ -49,11 +49,35 @@ def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
     return knobs
 
 
+#: Inputs smaller than this (height or width) select a family's small-input variant under model_variant=auto.
+SMALL_INPUT_BELOW = 64
+MODEL_VARIANTS = ("auto", "paper", "small")
+
+
+def effective_model_knobs(cfg: DictConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
+    """The knobs the network is built with: ``cfg.model``'s, overlaid with the family's documented
+    small-input knobs (registry ``small_knobs``) when ``model_variant`` is ``small``, or ``auto`` and the
+    input is below SMALL_INPUT_BELOW pixels (e.g. Fashion-MNIST's 28×28)."""
+    from src.models import get_spec
+    from src.models.common import check_choice
+
+    knobs = _model_knobs(cfg.model)
+    variant = cfg.get("model_variant", "auto")
+    check_choice("model_variant", variant, MODEL_VARIANTS, "config")
+    small = variant == "small" or (variant == "auto" and min(input_shape[:2]) < SMALL_INPUT_BELOW)
+    if small:
+        knobs.update(get_spec(cfg.model.name).small_knobs)
+    return knobs
+
+
 def build_from_config(cfg: DictConfig, input_shape: tuple[int, int, int], classes: int) -> keras.Model:
     """The network a config asks for, emitting logits (the loss and TFLite check work on logits)."""
+    knobs = effective_model_knobs(cfg, input_shape)
+    if knobs != _model_knobs(cfg.model):
+        log.info("%s: small-input variant at %s (model_variant=%s): %s", cfg.model.name, input_shape,
+                 cfg.get("model_variant", "auto"), knobs)
     return build_model(
-        cfg.model.name, input_shape=input_shape, classes=classes, classifier_activation=None,
-        **_model_knobs(cfg.model),
+        cfg.model.name, input_shape=input_shape, classes=classes, classifier_activation=None, **knobs,
     )
 
 
@@ -205,6 +229,9 @@ def _log_run_inputs(cfg, out: Path, splits, norm: Normalization, params, macs, b
     resolved = OmegaConf.to_container(cfg, resolve=True)
     flat = flatten_config(resolved)
     flat["train.effective_learning_rate"] = str(effective_learning_rate(cfg.train, batch))
+    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
+    for key, value in effective_model_knobs(cfg, (size, size, channels)).items():
+        flat[f"model_effective.{key}"] = str(value)
     flat["data.fingerprint"] = splits.fingerprint
     flat["data.source"] = splits.source
     flat["data.normalization"] = json.dumps({"mean": norm.mean, "std": norm.std})

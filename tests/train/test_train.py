@@ -61,3 +61,15 @@ def test_image_folder_job_trains(tmp_path, tiny_job):
     ]
     results = train(compose_config(job, tmp_path / "out"))
     assert results["train_examples"] == 18 and 0.0 <= results["test_accuracy"] <= 1.0
+
+
+def test_small_inputs_select_the_documented_small_variant():
+    from src.train.loop import effective_model_knobs
+
+    cfg = compose_config(["model=resnet18"])
+    assert effective_model_knobs(cfg, (28, 28, 1))["stem"] == "cifar"
+    assert effective_model_knobs(cfg, (224, 224, 3))["stem"] == "imagenet"
+    paper = compose_config(["model=resnet18", "model_variant=paper"])
+    assert effective_model_knobs(paper, (28, 28, 1))["stem"] == "imagenet"
+    with pytest.raises(ConfigError, match="model_variant"):
+        effective_model_knobs(compose_config(["model_variant=tiny"]), (28, 28, 1))
