@@ -24,3 +24,28 @@ class EpochTimer(keras.callbacks.Callback):
         if logs is not None:
             logs["epoch_seconds"] = seconds
             logs["images_per_s"] = self.num_train_examples / seconds if seconds > 0 else 0.0
+
+
+class MainOutputMetrics(keras.callbacks.Callback):
+    """For a model with auxiliary heads (GoogLeNet, Inception-v3): copies the main output's
+    ``{output}_accuracy`` / ``val_{output}_accuracy`` to ``accuracy`` / ``val_accuracy``, so the logs,
+    the CSV log, MLflow and the History use the same names as for a single-output model. Put it right
+    after `EpochTimer` (Keras appends its History callback last, so it sees the aliases)."""
+
+    def __init__(self, main_output: str):
+        super().__init__()
+        self.main_output = main_output
+
+    def _alias(self, logs) -> None:
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            key = f"{prefix}{self.main_output}_accuracy"
+            if key in logs:
+                logs[f"{prefix}accuracy"] = logs[key]
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self._alias(logs)
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self._alias(logs)

@@ -24,7 +24,8 @@ from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_p
 from src.errors import ConfigError
 from src.models import build_model
 from src.profiling import count_macs, count_params
-from src.train.callbacks import EpochTimer
+from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
+from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
 
     model = build_from_config(cfg, (size, size, channels), splits.num_classes)
-    params, macs = count_params(model), count_macs(model)
+    deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
+    params, macs = count_params(deployed), count_macs(deployed)
     log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
              cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
 
@@ -148,18 +150,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("jit_compile is off: Keras disables XLA under op determinism; "
                  "train.deterministic=false trains ~1.25x faster but not bit-reproducibly")
         jit = False
-    model.compile(
-        optimizer=build_optimizer(cfg.train, spe, batch),
-        loss=SparseSmoothedCrossEntropy(float(cfg.train.get("label_smoothing", 0.0))),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=jit,
-    )
+    loss = SparseSmoothedCrossEntropy(float(cfg.train.get("label_smoothing", 0.0)))
+    accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    outputs = len(model.outputs)
+    if has_aux_heads(model):
+        weight = aux_loss_weight(cfg.model.name, cfg.train.get("aux_loss_weight"))
+        log.info("%s: training with %d auxiliary heads, each loss weighted %.2f; they are dropped for "
+                 "evaluation, saving and export", cfg.model.name, outputs - 1, weight)
+        model.compile(
+            optimizer=build_optimizer(cfg.train, spe, batch),
+            loss=[loss] * outputs, loss_weights=[1.0] + [weight] * (outputs - 1),
+            metrics=[[accuracy]] + [[] for _ in range(outputs - 1)], jit_compile=jit,
+        )
+        train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
+    else:
+        model.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
 
     with _tracking(cfg) as run:
         run_id = run.info.run_id if run else None
         if run:
             _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(len(x_train)), keras.callbacks.TerminateOnNaN()]
+        if has_aux_heads(model):
+            callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
         if cfg.train.get("checkpoint", True):
             (out / "checkpoints").mkdir(exist_ok=True)
             callbacks.append(keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")))
@@ -178,7 +191,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 f"training loss became {train_loss} in epoch {len(history.history['loss'])}; "
                 "lower train.learning_rate or check the data normalisation."
             )
-        test_loss, test_acc = model.evaluate(test_ds, verbose=0)
+        test_loss, test_acc = _evaluate_main_output(model, test_ds)
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
@@ -189,7 +202,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "train_examples": len(x_train),
         }
         model_path = out / "model.keras"
-        model.save(model_path)
+        deployed.save(model_path)
 
         tflite_report = None
         if cfg.export.get("enabled", False):
@@ -197,7 +210,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
             limit = cfg.export.get("max_eval_examples")
             xe, ye = _subset(x_test, y_test, limit)
-            tflite_report = export_and_verify(model, out, norm.apply_numpy(xe), ye, name=cfg.model.name)
+            tflite_report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name)
             results.update(tflite_report.as_metrics())
         results["wall_seconds"] = time.perf_counter() - started
         results["train_images_per_s"] = float(np.median(history.history["images_per_s"]))
@@ -219,6 +232,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             results["mlflow_run_id"] = run_id
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
     return results
+
+
+def _evaluate_main_output(model: keras.Model, dataset) -> tuple[float, float]:
+    """Test loss and accuracy of the main output (auxiliary heads, if any, are not counted)."""
+    metrics = model.evaluate(dataset, verbose=0, return_dict=True)
+    prefix = f"{model.output_names[0]}_" if has_aux_heads(model) else ""
+    return float(metrics[f"{prefix}loss"]), float(metrics[f"{prefix}accuracy"])
 
 
 def _log_run_inputs(cfg, out: Path, splits, norm: Normalization, params, macs, batch: int) -> None:
