@@ -4,7 +4,8 @@ Per model, at its documented small-input variant (``spec.small_input_shape`` wit
 forward shape and finite outputs, also at Fashion-MNIST's 28×28×1; every knob declared with its
 choices and each choice changing the graph; a Hydra ``conf/model/<name>.yaml`` per name with exactly
 the knobs and their defaults. The slow part (``.keras`` round trip and builtins-only TFLite agreement
-in LiteRT) is marked ``zoo_export``.
+in LiteRT) is marked ``zoo_export``. The default run builds one or two networks per family
+(``DEFAULT_BUILDS``); ``-m slow`` builds the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,34 @@ from tests.conftest import CONF
 
 #: Too deep to build for every test run (3,600 layers, ~30 s); tests/models/test_resnet.py covers it.
 HEAVY = {"resnet1202"}
-MODELS = [n for n in list_models() if n not in HEAVY]
+#: The networks of a family the default run builds (the builds cost 10–60 s per network on 2 cores);
+#: the others run under ``-m slow``. A family missing here is built in full by default, so a new family
+#: is always tested; an empty set: every member's builds are slow (Inception-v4 / -ResNet's small
+#: variants cost 6–9 G multiply-adds).
+DEFAULT_BUILDS: dict[str, set[str]] = {
+    "resnet": {"resnet18", "resnet50"},
+    "resnet_cifar": {"resnet20"},
+    "se_resnet": {"se_resnet50"},
+    "vgg": {"vgg11_bn"},
+    "densenet": {"densenet121"},
+    "inception": {"googlenet", "inception_v2"},
+    "inception_v4": set(),
+    "inception_resnet": set(),
+    "se_inception": {"se_inception_v2"},
+    "igc": {"igc"},
+    "squeezenet": {"squeezenet1_1"},
+    "mobilenet_v3": {"mobilenet_v3_small"},
+}
+
+
+def _built_by_default(name: str) -> bool:
+    family = get_spec(name).family
+    return family not in DEFAULT_BUILDS or name in DEFAULT_BUILDS[family]
+
+
+MODELS = [
+    n if _built_by_default(n) else pytest.param(n, marks=pytest.mark.slow) for n in list_models() if n not in HEAVY
+]
 CLASSES = 10
 
 
