@@ -24,7 +24,7 @@ Registered networks (the authors' code, hellozting/InterleavedGroupConvolutions,
   fixed and M doubles with the width ("double the channel number by doubling M", README). As in the
   authors' code, the secondary group count of an IGC block is (its input channels)/L, so the first
   block of stages 2–3 uses M' = M in its first IGC. Default L = 24, M = 2, depth 20 (IGC-L24M2+Ident.;
-  ≈ 0.16 M parameters, ≈ 38 M MACs at 32×32). It is native to 32×32 input (and 28×28: maps 28/14/7).
+  164,410 parameters, 29.7 M MACs at 32×32). It is native to 32×32 input (and 28×28: maps 28/14/7).
 - ``igc_l100m2``: the ImageNet IGC-L100M2+Ident. of the README table (depth 18), the released model
   ``models/IGC-L100M2_ImageNet`` / ``network/resnet_igc_imgnet_d18.py``: a 7×7/2 conv with L
   channels and a 3×3/2 max-pool, four stages of two blocks at widths 2L·... = L·M·(1, 2, 4, 8)
