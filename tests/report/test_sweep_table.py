@@ -1,0 +1,51 @@
+"""The sweep report reads each point's job folder, keeps unfinished points and compares with the public table."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from src.report import sweep_table
+
+
+def _point(root, num: int, model: str, results: dict | None, speeds=(100.0, 200.0, 300.0)) -> None:
+    job = root / str(num)
+    job.mkdir(parents=True)
+    (job / "config.yaml").write_text(yaml.safe_dump({"seed": 42, "model": {"name": model}}))
+    with (job / "history.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["epoch", "images_per_s"])
+        writer.writeheader()
+        writer.writerows({"epoch": i, "images_per_s": s} for i, s in enumerate(speeds))
+    if results is not None:
+        (job / "results.json").write_text(json.dumps(results))
+
+
+def test_finished_and_unfinished_points_with_public_rows(tmp_path):
+    sweep = tmp_path / "multirun" / "zoo" / "2026-01-01_00-00-00"
+    _point(sweep, 0, "mobilenet_v2", {"test_accuracy": 0.93, "params_trainable": 2_236_682, "macs": 72_900_000,
+                                      "tflite_top1_agreement": 1.0, "wall_seconds": 900.0})
+    _point(sweep, 1, "igc", None, speeds=(50.0,))
+    _point(sweep, 10, "squeezenet1_1", {"test_accuracy": 0.91})  # numeric order, not text order
+    out = tmp_path / "report"
+    (out).mkdir()
+    (out / "NOTES.md").write_text("## What we learnt\nhand-written text")
+    rows = sweep_table.main([str(sweep), "--out", str(out)])
+    assert [r["point"] for r in rows] == ["0", "1", "10"]
+    first, second, third = rows
+    assert first["status"] == "finished" and first["public_accuracy"] == 0.950
+    assert first["delta_vs_public"] == pytest.approx(0.93 - 0.950)
+    assert first["images_per_s_median"] == 250.0  # epoch 1 (tracing) left out
+    assert second["status"] == "unfinished" and second["epochs"] == 1 and "public_row" not in second
+    assert third["delta_vs_public"] == pytest.approx(0.91 - 0.900)
+    text = (out / "README.md").read_text()
+    assert "| 1 | igc |" in text and "unfinished" in text and "+0.010" in text and "hand-written text" in text
+    with (out / "results.csv").open() as fh:
+        assert [r["model"] for r in csv.DictReader(fh)] == ["mobilenet_v2", "igc", "squeezenet1_1"]
+
+
+def test_a_folder_without_points_is_refused_clearly(tmp_path):
+    with pytest.raises(SystemExit, match="holds no point folders"):
+        sweep_table.main([str(tmp_path), "--out", str(tmp_path / "r")])
