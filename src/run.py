@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,7 +30,13 @@ def main(cfg: DictConfig) -> float | None:
         # never nests under the parent run of the sweep it was recorded in.
         cfg.output_dir = hc.runtime.output_dir
         cfg.parent_run_id = None
-        if hc.mode == RunMode.MULTIRUN:
+        # Where earlier jobs of this experiment live (resume=auto looks there for the same config):
+        # outputs/<experiment>/ for single jobs, multirun/<experiment>/ for sweeps, whose finished
+        # points are skipped on a re-run.
+        multirun = hc.mode == RunMode.MULTIRUN
+        cfg.resume_root = str(Path(hc.sweep.dir if multirun else hc.run.dir).parent)
+        cfg.skip_finished = multirun
+        if multirun:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 
-def _read_history(path: Path) -> dict[str, list[float]]:
+def read_history(path: Path) -> dict[str, list[float]]:
     with path.open() as fh:
         rows = list(csv.DictReader(fh))
     columns: dict[str, list[float]] = {}
@@ -26,7 +26,7 @@ def plot_history(history_csv: str | Path, out_png: str | Path, title: str = "") 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    h = _read_history(Path(history_csv))
+    h = read_history(Path(history_csv))
     if not h.get("epoch"):
         raise ValueError(f"{history_csv} holds no epochs to plot")
     epochs = [e + 1 for e in h["epoch"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from contextlib import nullcontext
@@ -17,7 +18,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.data import load_splits
 from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_per_epoch, train_dataset
@@ -27,6 +28,11 @@ from src.profiling import count_macs, count_params
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
+from src.report.curves import read_history
+from src.train.resume import (
+    TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, restore_state,
+    running_elsewhere, saved_epoch, write_job,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +95,9 @@ def _verbosity(train_cfg: DictConfig) -> int:
     return int(verbose)
 
 
-def _tracking(cfg: DictConfig):
-    """The MLflow run context (or a null context when logger.enabled is false)."""
+def _tracking(cfg: DictConfig, resume_run_id: str | None = None):
+    """The MLflow run context (or a null context when logger.enabled is false); ``resume_run_id``
+    continues that run (a resumed job) instead of starting one."""
     if not cfg.logger.get("enabled", True):
         return nullcontext(None)
     import mlflow
@@ -99,6 +106,9 @@ def _tracking(cfg: DictConfig):
 
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     experiment_id = setup_experiment(cfg.experiment_name, uri)
+    if resume_run_id:
+        mlflow.set_tracking_uri(uri)
+        return mlflow.start_run(run_id=resume_run_id)
     tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info()}
     tags.update({f"version.{k}": v for k, v in library_versions().items()})
     return mlflow.start_run(
@@ -110,12 +120,73 @@ def _tracking(cfg: DictConfig):
     )
 
 
+def _previous_job(cfg: DictConfig, fingerprint: str) -> tuple[str, Path | None, dict]:
+    """("new" | "resume" | "skip", folder, job record) for this config (src/train/resume.py)."""
+    resume = cfg.get("resume", "auto")
+    if resume not in ("auto", "never"):
+        raise ConfigError(f"resume={resume!r} is not valid; use resume=auto (continue an unfinished job with "
+                          "the same config) or resume=never (always start afresh).")
+    out = Path(cfg.output_dir)
+    if resume == "never":
+        return "new", None, {}
+    own = read_job(out)  # a job re-run in its own folder (a fixed hydra.run.dir)
+    previous = (out, own) if own and own.get("fingerprint") == fingerprint else None
+    if previous is None and cfg.get("resume_root"):
+        previous = find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
+    if previous is None:
+        return "new", None, {}
+    job_dir, record = previous
+    if record.get("status") == "finished":
+        if cfg.get("skip_finished") and (job_dir / "results.json").exists():
+            return "skip", job_dir, record
+        return "new", None, {}
+    return ("resume", job_dir, record) if saved_epoch(job_dir) > 0 else ("new", None, {})
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run the job described by ``cfg`` and return its final metrics (also written to results.json)."""
+    """Run the job described by ``cfg`` and return its final metrics (also written to results.json).
+
+    With ``resume=auto`` and ``resume_root`` set (src.run sets it to the experiment's output folder),
+    an unfinished earlier job with the same config is continued from its last finished epoch, in its
+    folder and MLflow run; inside a sweep (``skip_finished``) a finished one is skipped."""
     if not cfg.get("output_dir"):
         raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
+    fingerprint = job_fingerprint(cfg)
+    action, previous_dir, record = _previous_job(cfg, fingerprint)
+    if action == "skip":
+        log.info("%s: finished before in %s with the same config: skipped (resume=never runs it again)",
+                 cfg.model.name, previous_dir)
+        return json.loads((previous_dir / "results.json").read_text())
+    if action == "resume":
+        log.info("resuming the unfinished job in %s after epoch %d (same config; resume=never starts afresh)",
+                 previous_dir, saved_epoch(previous_dir))
+        if running_elsewhere(record):
+            raise ConfigError(
+                f"the same job is running now (pid {record['pid']} on {record['host']}) in {previous_dir}; "
+                "wait for it, or start a separate one with resume=never."
+            )
+        if previous_dir != Path(cfg.output_dir):
+            Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(cfg.output_dir) / "resumed_in.txt").write_text(f"{previous_dir}\n")
+            cfg = cfg.copy()
+            with open_dict(cfg):
+                cfg.output_dir = str(previous_dir)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if action == "new":
+        clear_state(out)  # a reused folder's state belongs to another config, or resume=never
+    write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
+              host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0)
+    try:
+        return _train(cfg, out, resuming=action == "resume",
+                      resume_run_id=record.get("mlflow_run_id") if action == "resume" else None)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        write_job(out, status=status, error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+
+
+def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     seed_everything(cfg.seed, cfg.train.get("deterministic", True))
 
@@ -137,10 +208,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     batch = int(data_cfg.batch_size)
     epochs = int(cfg.train.epochs)
     spe = steps_per_epoch(len(x_train), batch)
-    train_ds = train_dataset(
-        x_train, splits.y_train, norm, batch, seed=int(cfg.seed), epochs=epochs,
-        crop_pad=int(data_cfg.augment.random_crop_pad), flip=bool(data_cfg.augment.horizontal_flip),
-    )
     val_ds = eval_dataset(x_val, y_val, norm, int(data_cfg.eval_batch_size))
     test_ds = eval_dataset(x_test, y_test, norm, int(data_cfg.eval_batch_size))
 
@@ -162,40 +229,55 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             loss=[loss] * outputs, loss_weights=[1.0] + [weight] * (outputs - 1),
             metrics=[[accuracy]] + [[] for _ in range(outputs - 1)], jit_compile=jit,
         )
-        train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
     else:
         model.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
+    start_epoch = restore_state(model, out) if resuming else 0
+    if start_epoch:
+        log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
+        _truncate_history(out / "history.csv", start_epoch)
+    train_ds = train_dataset(
+        x_train, splits.y_train, norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch,
+        crop_pad=int(data_cfg.augment.random_crop_pad), flip=bool(data_cfg.augment.horizontal_flip),
+    )
+    if has_aux_heads(model):
+        train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
-    with _tracking(cfg) as run:
+    with _tracking(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
         if run:
-            _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
+            write_job(out, mlflow_run_id=run_id)
+            if resume_run_id:
+                import mlflow
+
+                mlflow.set_tag("resumed_after_epoch", str(start_epoch))
+            else:
+                _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(len(x_train)), keras.callbacks.TerminateOnNaN()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
-        if cfg.train.get("checkpoint", True):
-            (out / "checkpoints").mkdir(exist_ok=True)
-            callbacks.append(keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")))
-        callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv")))
+        callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=start_epoch > 0))
         if run:
             from src.tracking import MlflowMetrics
 
             callbacks.append(MlflowMetrics(run_id))
-        history = model.fit(
-            train_ds, epochs=epochs, steps_per_epoch=spe, validation_data=val_ds,
+        if cfg.train.get("checkpoint", True):
+            callbacks.append(TrainingState(out, checkpoint=out / "checkpoints" / "last.keras"))  # last: see its doc
+        model.fit(
+            train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
             callbacks=callbacks, verbose=_verbosity(cfg.train), shuffle=False,  # the stream is shuffled already
         )
-        train_loss = history.history.get("loss", [float("nan")])[-1]
+        history = read_history(out / "history.csv")  # every epoch, across resumptions
+        train_loss = history["loss"][-1] if history.get("loss") else float("nan")
         if not np.isfinite(train_loss):
             raise FloatingPointError(
-                f"training loss became {train_loss} in epoch {len(history.history['loss'])}; "
+                f"training loss became {train_loss} in epoch {len(history.get('loss', []))}; "
                 "lower train.learning_rate or check the data normalisation."
             )
         test_loss, test_acc = _evaluate_main_output(model, test_ds)
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
-            "final_val_accuracy": float(history.history["val_accuracy"][-1]),
+            "final_val_accuracy": float(history["val_accuracy"][-1]),
             "params_trainable": params.trainable,
             "params_total": params.total,
             "macs": macs.total,
@@ -213,8 +295,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             tflite_report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name)
             results.update(tflite_report.as_metrics())
         results["wall_seconds"] = time.perf_counter() - started
-        results["train_images_per_s"] = float(np.median(history.history["images_per_s"]))
-        (out / "results.json").write_text(json.dumps(results, indent=2))
+        results["train_images_per_s"] = float(np.median(history["images_per_s"]))
+        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
         from src.report import plot_history
 
         plot_history(out / "history.csv", out / "curves.png", title=f"{cfg.model.name} on {cfg.data.name}, seed {cfg.seed}")
@@ -230,8 +312,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 mlflow.log_artifact(tflite_report.path, artifact_path="tflite")
                 mlflow.log_artifact(tflite_report.path + ".json", artifact_path="tflite")
             results["mlflow_run_id"] = run_id
+        write_job(out, status="finished")
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
     return results
+
+
+def _truncate_history(path: Path, epochs: int) -> None:
+    """Keep the first ``epochs`` rows of a CSVLogger file (an epoch logged but not saved is redone)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    atomic_write_text(path, "".join(lines[: 1 + epochs]))
 
 
 def _evaluate_main_output(model: keras.Model, dataset) -> tuple[float, float]:

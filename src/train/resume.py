@@ -1,0 +1,156 @@
+"""Resuming killed jobs: training state written atomically every epoch, found again by the job's config.
+
+Every job writes ``job.json`` into its folder (the config's fingerprint, its status and its MLflow run
+id) and, after every epoch, its training state: model and optimizer variables (which hold the
+iteration count, hence the learning-rate schedule) plus the number of finished epochs. The data stream
+is a pure function of (seed, epoch) (src/data/pipeline.py), so a job restarted at epoch k sees the
+batches an uninterrupted one would. Re-running the same command finds the newest earlier job with the
+same fingerprint under the same output root and continues it in its folder and MLflow run; a finished
+sweep point is skipped instead.
+
+Written by hand because Keras' `BackupAndRestore` writes the weights and the epoch counter as two
+plain file writes: a kill between (or during) them leaves a state that resumes from the wrong epoch.
+Here the weights go to a new file and a pointer file is replaced atomically (write, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import keras
+from omegaconf import DictConfig, OmegaConf
+
+JOB_FILE = "job.json"
+STATE_DIR = "state"
+POINTER = "latest.json"
+#: Config fields that say where and how a job runs, not what it computes: left out of the fingerprint.
+VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new content, never a torn file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def job_fingerprint(cfg: DictConfig) -> str:
+    """SHA-256 of the resolved config without the fields that only place the job (VOLATILE_FIELDS)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for key in VOLATILE_FIELDS:
+        resolved.pop(key, None)
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def read_job(job_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(job_dir) / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, Any]:
+    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); ``fresh`` drops the old record."""
+    record = {**({} if fresh else read_job(job_dir) or {}), **fields}
+    atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
+    return record
+
+
+def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None) -> tuple[Path, dict] | None:
+    """The newest job folder under ``root`` (job folders at depth 1–3) whose config has ``fingerprint``."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    found = []
+    for pattern in (f"*/{JOB_FILE}", f"*/*/{JOB_FILE}", f"*/*/*/{JOB_FILE}"):
+        for path in root.glob(pattern):
+            job_dir = path.parent
+            if exclude is not None and job_dir.resolve() == Path(exclude).resolve():
+                continue
+            record = read_job(job_dir)
+            if record and record.get("fingerprint") == fingerprint:
+                found.append((path.stat().st_mtime, job_dir, record))
+    if not found:
+        return None
+    _, job_dir, record = max(found, key=lambda item: item[0])
+    return job_dir, record
+
+
+def running_elsewhere(record: dict[str, Any]) -> bool:
+    """Whether the job ``record`` describes is marked running by a live process other than this one
+    (on this host; a recycled pid reads as alive, and the error then names ``resume=never``)."""
+    pid = record.get("pid")
+    if record.get("status") != "running" or not pid or pid == os.getpid() or record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def saved_epoch(job_dir: Path) -> int:
+    """Number of epochs whose training state ``job_dir`` holds (0: none)."""
+    try:
+        return int(json.loads((Path(job_dir) / STATE_DIR / POINTER).read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def clear_state(job_dir: Path) -> None:
+    """Remove a folder's saved training state (a new job in a reused folder must not resume it)."""
+    state = Path(job_dir) / STATE_DIR
+    if state.is_dir():
+        shutil.rmtree(state)
+
+
+def restore_state(model: keras.Model, job_dir: Path) -> int:
+    """Load the last saved training state of ``job_dir`` into the compiled ``model``; return its epoch."""
+    state = Path(job_dir) / STATE_DIR
+    try:
+        pointer = json.loads((state / POINTER).read_text())
+    except (OSError, ValueError):
+        return 0
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(state / pointer["weights"]))
+    return int(pointer["epoch"])
+
+
+class TrainingState(keras.callbacks.Callback):
+    """After every epoch: the whole model to ``checkpoint`` (a loadable ``.keras`` file, written to a
+    temporary name and renamed), model + optimizer variables to ``state/epoch-NNNN.weights.h5``, then the
+    pointer ``state/latest.json`` replaced atomically, then older state files removed. Put it last in
+    the callback list, so that an epoch's logs are written before the epoch counts as saved."""
+
+    def __init__(self, job_dir: Path, checkpoint: Path | None = None):
+        super().__init__()
+        self.state = Path(job_dir) / STATE_DIR
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.checkpoint.with_name(f".{self.checkpoint.stem}.tmp.keras")
+            self.model.save(str(tmp))
+            os.replace(tmp, self.checkpoint)
+        self.state.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{epoch + 1:04d}.weights.h5"
+        tmp = self.state / f".{name}.tmp.weights.h5"
+        self.model.save_weights(str(tmp), overwrite=True)
+        os.replace(tmp, self.state / name)
+        atomic_write_text(self.state / POINTER, json.dumps({"epoch": epoch + 1, "weights": name}))
+        for old in self.state.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)

@@ -1,0 +1,131 @@
+"""Kill -9 for real: a killed job, or a killed sweep, resumes where it stopped when its command is re-run.
+
+The job is a subprocess (`python -m src.run`) killed with SIGKILL right after an epoch's state was
+written (so mid-way through the next epoch); the same command is then run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from src.models import load_model
+from tests.conftest import ROOT, TINY_JOB
+
+#: ~1 s epochs (4,096 synthetic 16x16 images), long enough to be killed mid-way, with MLflow tracking.
+JOB = [o for o in TINY_JOB if o.split("=")[0] not in ("logger", "data.num_train", "train.epochs")] + [
+    "data.num_train=4096", "train.epochs=5", "experiment_name=resume_test",
+]
+
+
+def start(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "src.run", *args], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def kill_after_epoch(proc: subprocess.Popen, state_pointer_glob: str, root: Path, epoch: int = 1) -> Path:
+    """SIGKILL ``proc`` as soon as a state pointer under ``root`` says ``epoch`` epochs are saved."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        for pointer in root.glob(state_pointer_glob):
+            try:
+                saved = json.loads(pointer.read_text())["epoch"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if saved >= epoch:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+                return pointer.parent.parent
+        if proc.poll() is not None:
+            pytest.fail(f"the job ended (code {proc.returncode}) before it could be killed:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail("no epoch was saved within 10 minutes")
+
+
+def run(args: list[str], env: dict) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "src.run", *args], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def final_weights(job_dir: Path) -> list[np.ndarray]:
+    return [np.asarray(w) for w in load_model(job_dir / "model.keras").get_weights()]
+
+
+def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_killed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    env = {"MLFLOW_TRACKING_URI": uri}
+    outputs = tmp_path / "outputs"
+
+    proc = start([*JOB, f"hydra.run.dir={outputs}/first"], env)
+    killed_dir = kill_after_epoch(proc, "*/state/latest.json", outputs)
+    assert proc.returncode == -signal.SIGKILL and killed_dir == outputs / "first"
+    assert not (killed_dir / "results.json").exists()
+    record = json.loads((killed_dir / "job.json").read_text())
+    assert record["status"] == "running" and record["mlflow_run_id"]  # a SIGKILLed process updates nothing
+    saved_at_kill = json.loads((killed_dir / "state" / "latest.json").read_text())["epoch"]
+    assert 1 <= saved_at_kill < 5
+
+    log = run([*JOB, f"hydra.run.dir={outputs}/second"], env)  # the same command, a new Hydra folder
+    assert f"resuming the unfinished job in {killed_dir} after epoch {saved_at_kill}" in log
+    assert (outputs / "second" / "resumed_in.txt").read_text().strip() == str(killed_dir)
+    record = json.loads((killed_dir / "job.json").read_text())
+    assert record["status"] == "finished" and record["resumes"] == 1
+    history = (killed_dir / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1", "2", "3", "4"], history
+
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("resume_test").experiment_id])
+    assert [r.info.run_id for r in runs] == [record["mlflow_run_id"]], "one run, continued, not duplicated"
+    assert runs[0].info.status == "FINISHED" and runs[0].data.tags["resumed_after_epoch"] == str(saved_at_kill)
+    assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")] == [1, 2, 3, 4, 5]
+
+    # The same config run without interruption (another output root: nothing to resume).
+    run([*JOB, f"hydra.run.dir={tmp_path}/reference/run", "logger=none"], {})
+    resumed = json.loads((killed_dir / "results.json").read_text())
+    reference = json.loads((tmp_path / "reference" / "run" / "results.json").read_text())
+    assert resumed["test_loss"] == reference["test_loss"] and resumed["test_accuracy"] == reference["test_accuracy"]
+    for a, b in zip(final_weights(killed_dir), final_weights(tmp_path / "reference" / "run"), strict=True):
+        np.testing.assert_array_equal(a, b)  # bit-identical: restored state + (seed, epoch)-pure data order
+
+
+@pytest.mark.slow
+def test_killed_sweep_skips_finished_points_resumes_the_killed_one_and_runs_the_rest(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    env = {"MLFLOW_TRACKING_URI": uri}
+    multi = tmp_path / "multirun"
+    sweep = ["-m", *JOB, "train.epochs=3", "seed=1,2,3"]
+
+    proc = start([*sweep, f"hydra.sweep.dir={multi}/first"], env)
+    killed_point = kill_after_epoch(proc, "first/1/state/latest.json", multi)  # point 1, after its epoch 1
+    assert killed_point == multi / "first" / "1"
+    assert (multi / "first" / "0" / "results.json").exists() and not (multi / "first" / "2").exists()
+
+    log = run([*sweep, f"hydra.sweep.dir={multi}/second"], env)
+    assert f"finished before in {multi / 'first' / '0'}" in log
+    assert f"resuming the unfinished job in {killed_point}" in log
+    assert (multi / "second" / "2" / "results.json").exists()
+    assert not (multi / "second" / "0" / "results.json").exists()
+    assert json.loads((killed_point / "job.json").read_text())["status"] == "finished"
+
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("resume_test").experiment_id])
+    points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
+    assert sorted(r.data.tags["seed"] for r in points) == ["1", "2", "3"], "one run per point, none duplicated"
+    assert all(r.info.status == "FINISHED" for r in points)

@@ -1,0 +1,91 @@
+"""The pieces of resuming (src/train/resume.py): fingerprints, job records, atomic state, lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import keras
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from src.errors import ConfigError
+from src.train import train
+from src.train.resume import (
+    TrainingState, atomic_write_text, find_previous_job, job_fingerprint, restore_state, running_elsewhere,
+    saved_epoch, write_job,
+)
+from tests.conftest import compose_config
+
+
+def test_fingerprint_ignores_where_the_job_runs_but_not_what_it_computes():
+    cfg = OmegaConf.create({"seed": 1, "model": {"name": "resnet20"}, "output_dir": "/a", "resume_root": "/r"})
+    moved = OmegaConf.create({"seed": 1, "model": {"name": "resnet20"}, "output_dir": "/b", "parent_run_id": "x"})
+    other_seed = OmegaConf.create({"seed": 2, "model": {"name": "resnet20"}, "output_dir": "/a"})
+    assert job_fingerprint(cfg) == job_fingerprint(moved) != job_fingerprint(other_seed)
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "job.json"
+    atomic_write_text(target, "old")
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["job.json"]
+
+
+def test_newest_job_with_the_same_fingerprint_is_found(tmp_path):
+    for name, fp in (("a", "f1"), ("b", "f2"), ("c", "f1")):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        write_job(tmp_path / "runs" / name, fingerprint=fp, status="running")
+        time.sleep(0.01)
+    found = find_previous_job("f1", tmp_path)
+    assert found is not None and found[0] == tmp_path / "runs" / "c"
+    assert find_previous_job("f1", tmp_path, exclude=tmp_path / "runs" / "c")[0] == tmp_path / "runs" / "a"
+    assert find_previous_job("f3", tmp_path) is None and find_previous_job("f1", tmp_path / "missing") is None
+
+
+def test_a_job_running_in_a_live_process_is_recognised(tmp_path):
+    host = socket.gethostname()
+    assert not running_elsewhere({"status": "running", "pid": os.getpid(), "host": host})  # ourselves
+    assert running_elsewhere({"status": "running", "pid": os.getppid(), "host": host})
+    assert not running_elsewhere({"status": "finished", "pid": os.getppid(), "host": host})
+    assert not running_elsewhere({"status": "running", "pid": 2**22 + 12345, "host": host})  # no such process
+
+
+def _compiled_model() -> keras.Model:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+    return model
+
+
+def test_training_state_restores_weights_optimizer_and_epoch(tmp_path):
+    model = _compiled_model()
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[TrainingState(tmp_path, checkpoint=tmp_path / "ck" / "last.keras")])
+    assert saved_epoch(tmp_path) == 3
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["epoch-0003.weights.h5", "latest.json"]
+    assert (tmp_path / "ck" / "last.keras").exists()
+    fresh = _compiled_model()
+    assert restore_state(fresh, tmp_path) == 3
+    for a, b in zip(model.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 3
+    assert restore_state(_compiled_model(), tmp_path / "nothing") == 0
+
+
+def test_a_reused_folder_with_another_config_starts_afresh(tmp_path, tiny_job):
+    first = compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path)
+    train(first)
+    write_job(tmp_path, status="running")  # as if killed after its epoch
+    other = compose_config([*tiny_job, "train.epochs=2", "seed=7"], output_dir=tmp_path)
+    train(other)
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert len(history) == 3, history  # two epochs of its own, nothing carried over
+    assert json.loads((tmp_path / "job.json").read_text())["resumes"] == 0
+
+
+def test_an_unknown_resume_mode_is_refused(tmp_path, tiny_job):
+    with pytest.raises(ConfigError, match="resume=auto"):
+        train(compose_config([*tiny_job, "resume=sometimes"], output_dir=tmp_path))
