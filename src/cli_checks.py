@@ -1,0 +1,84 @@
+"""Command-line overrides checked before Hydra runs, so that a typo gets one line with a "did you mean".
+
+Hydra reports an unknown config option or field as "Key 'epoch' is not in struct" or only a config
+search path; here each ``group=option`` is checked against ``conf/<group>/`` and each ``a.b=value``
+against the composed config, with the closest names suggested (difflib). Overrides that add or delete
+(``+``, ``++``, ``~``), Hydra's own (``hydra.*``) and sweep functions are left to Hydra.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+#: Flags after which Hydra reads another config than conf/: the checks do not apply.
+OTHER_CONFIG_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _overrides(args: Sequence[str]) -> list[tuple[str, str]] | None:
+    """(key, value) of the plain overrides in ``args``; None when another config is selected."""
+    pairs = []
+    for arg in args:
+        if arg.split("=")[0] in OTHER_CONFIG_FLAGS:
+            return None
+        if arg.startswith("-") or "=" not in arg or arg[0] in "+~":
+            continue
+        key, value = arg.split("=", 1)
+        if key.startswith("hydra") or "/" in key or "@" in key:
+            continue
+        pairs.append((key, value))
+    return pairs
+
+
+def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
+    """The error message for the first override naming an unknown config option or field, else None."""
+    pairs = _overrides(args)
+    if not pairs:
+        return None
+    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+    selections = []
+    for key, value in pairs:
+        if key not in groups:
+            continue
+        options = sorted(p.stem for p in (conf_dir / key).glob("*.yaml"))
+        if "(" in value or value == "null":  # sweep functions (choice(...), range(...)) or "no option"
+            continue
+        for option in value.split(","):
+            if option not in options:
+                return (f"Unknown {key} '{option}'.{_suggest(option, options)} "
+                        f"Available {key} options: {', '.join(options)} (conf/{key}/).")
+        selections.append(f"{key}={value.split(',')[0]}")
+    fields = [(k, v) for k, v in pairs if k not in groups]
+    if not fields:
+        return None
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import DictConfig
+
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=selections)
+    except Exception:  # noqa: BLE001 — whatever fails here, Hydra reports it itself in a moment
+        return None
+    for key, _ in fields:
+        node, path = cfg, []
+        for part in key.split("."):
+            if not isinstance(node, DictConfig):
+                break
+            if part not in node:
+                where = ".".join(path) or "the top level"
+                full = ".".join([*path, part])
+                close = difflib.get_close_matches(part, [str(k) for k in node.keys()], n=1, cutoff=0.6)
+                hint = f" Did you mean '{'.'.join([*path, close[0]])}'?" if close else ""
+                return (f"Unknown config field '{full}'.{hint} "
+                        f"Fields of {where}: {', '.join(str(k) for k in node.keys())}. "
+                        f"(To add a new field on purpose: +{key}=...)")
+            node, path = node[part], [*path, part]
+    return None
