@@ -21,6 +21,10 @@ class DataError(SuiteError):
     """Missing, truncated or corrupt data."""
 
 
+class TrainingDivergedError(SuiteError, FloatingPointError):
+    """The loss became NaN or infinite: the job stops, says where the last good state is and what to change."""
+
+
 class ExportError(SuiteError):
     """A model that cannot be exported as asked (e.g. it needs TFLite flex ops)."""
 

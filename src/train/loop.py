@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.data import load_splits
 from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_per_epoch, train_dataset
-from src.errors import ConfigError
+from src.errors import ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
@@ -269,9 +269,13 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
         history = read_history(out / "history.csv")  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")
         if not np.isfinite(train_loss):
-            raise FloatingPointError(
-                f"training loss became {train_loss} in epoch {len(history.get('loss', []))}; "
-                "lower train.learning_rate or check the data normalisation."
+            good = saved_epoch(out)
+            kept = (f"the last good state is that of epoch {good} ({out / 'state'}, {out / 'checkpoints' / 'last.keras'})"
+                    if good else "no epoch finished with a finite loss, so no state was kept")
+            raise TrainingDivergedError(
+                f"training loss became {train_loss} in epoch {len(history.get('loss', []))} of {epochs}; {kept}. "
+                f"Lower train.learning_rate (now {cfg.train.learning_rate}), add warm-up (train.warmup_epochs) "
+                "or check data.normalize."
             )
         test_loss, test_acc = _evaluate_main_output(model, test_ds)
         results: dict[str, Any] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -140,6 +141,9 @@ class TrainingState(keras.callbacks.Callback):
         self.checkpoint = Path(checkpoint) if checkpoint else None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            return  # a diverged epoch (TerminateOnNaN) must not replace the last good state
         if self.checkpoint is not None:
             self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.checkpoint.with_name(f".{self.checkpoint.stem}.tmp.keras")
