@@ -21,6 +21,10 @@ class DataError(SuiteError):
     """Missing, truncated or corrupt data."""
 
 
+class CheckpointError(SuiteError):
+    """A saved model, checkpoint or training state that cannot be read (corrupt, or another architecture)."""
+
+
 class TrainingDivergedError(SuiteError, FloatingPointError):
     """The loss became NaN or infinite: the job stops, says where the last good state is and what to change."""
 

@@ -27,6 +27,8 @@ from typing import Any
 import keras
 from omegaconf import DictConfig, OmegaConf
 
+from src.errors import CheckpointError
+
 JOB_FILE = "job.json"
 STATE_DIR = "state"
 POINTER = "latest.json"
@@ -125,7 +127,15 @@ def restore_state(model: keras.Model, job_dir: Path) -> int:
         return 0
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(state / pointer["weights"]))
+    weights = state / str(pointer.get("weights"))
+    try:
+        model.load_weights(str(weights))
+    except Exception as exc:  # noqa: BLE001 — h5py/Keras raise OSError, ValueError, KeyError… for bad files
+        raise CheckpointError(
+            f"the saved training state {weights} cannot be read ({type(exc).__name__}: {str(exc)[:200]}); it is "
+            f"corrupt or was written by another architecture. Re-run with resume=never to start afresh, or "
+            f"delete {state}."
+        ) from None
     return int(pointer["epoch"])
 
 

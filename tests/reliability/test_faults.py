@@ -1,10 +1,11 @@
-"""Faults done for real on tiny jobs: a diverging loss."""
+"""Faults done for real on tiny jobs: a diverging loss, parallel writers to one store, a corrupt state."""
 
 from __future__ import annotations
 
 import json
 
 import mlflow
+import pytest
 
 from tests.conftest import TINY_JOB
 from tests.test_cli import run_cli
@@ -29,3 +30,40 @@ def test_nan_loss_stops_the_job_marks_it_failed_and_names_the_knob(tmp_path):
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("nan_test").experiment_id])
     assert run.info.status == "FAILED"
+
+
+def test_two_sweep_points_writing_one_local_store_in_parallel_lose_nothing(tmp_path):
+    """Hydra's joblib launcher, 2 worker processes, 4 points, one SQLite MLflow store."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    job = [o for o in TINY_JOB if o != "logger=none"] + ["experiment_name=parallel_test"]
+    proc = run_cli(["-m", *job, "seed=1,2,3,4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path,
+                   env={"MLFLOW_TRACKING_URI": uri})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "database is locked" not in proc.stderr
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("parallel_test").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
+    points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(r.data.tags["seed"] for r in points) == ["1", "2", "3", "4"]
+    for r in points:
+        assert r.info.status == "FINISHED" and r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert "test_accuracy" in r.data.metrics and len(client.get_metric_history(r.info.run_id, "loss")) == 2
+
+
+def test_a_corrupt_training_state_is_refused_with_the_way_out(tmp_path, tiny_job):
+    from src.errors import CheckpointError
+    from src.train import train
+    from src.train.resume import write_job
+    from tests.conftest import compose_config
+
+    cfg = compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path)
+    train(cfg)
+    write_job(tmp_path, status="running")  # as if killed after its epoch was saved
+    (weights,) = (tmp_path / "state").glob("epoch-*.weights.h5")
+    weights.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 100)
+    with pytest.raises(CheckpointError, match="cannot be read.*resume=never"):
+        train(cfg)
+    cfg_never = compose_config([*tiny_job, "train.epochs=1", "resume=never"], output_dir=tmp_path)
+    assert train(cfg_never)["test_accuracy"] >= 0  # the way out works
