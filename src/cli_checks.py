@@ -9,6 +9,7 @@ against the composed config, with the closest names suggested (difflib). Overrid
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,8 +38,29 @@ def _overrides(args: Sequence[str]) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def unwritable_folder(path: str) -> str | None:
+    """Why ``path`` cannot be created or written (its nearest existing ancestor is a file or read-only), else None."""
+    if "${" in path:
+        return None  # interpolated (e.g. ${now:...}): Hydra resolves it
+    ancestor = Path(path).absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file, not a folder"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
+    return None
+
+
 def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
-    """The error message for the first override naming an unknown config option or field, else None."""
+    """The error message for the first override naming an unknown config option or field or an output
+    folder that cannot be written, else None."""
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
+            problem = unwritable_folder(value)
+            if problem:
+                return f"cannot write the job's output folder {value}: {problem}. Choose another {key}=..."
     pairs = _overrides(args)
     if not pairs:
         return None

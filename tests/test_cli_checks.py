@@ -47,3 +47,12 @@ def test_the_cli_exits_2_with_one_line_before_starting(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "Did you mean 'train.epochs'?" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_cannot_be_created_is_refused(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    message = check_overrides([f"hydra.run.dir={blocker}/out"])
+    assert message is not None and f"{blocker} is a file, not a folder" in message and "hydra.run.dir" in message
+    assert check_overrides([f"hydra.sweep.dir={tmp_path}/new/deeper"]) is None
+    assert check_overrides(["hydra.run.dir=outputs/${now:%H}"]) is None

@@ -67,3 +67,15 @@ def test_a_corrupt_training_state_is_refused_with_the_way_out(tmp_path, tiny_job
         train(cfg)
     cfg_never = compose_config([*tiny_job, "train.epochs=1", "resume=never"], output_dir=tmp_path)
     assert train(cfg_never)["test_accuracy"] >= 0  # the way out works
+
+
+@pytest.mark.parametrize("content", [None, b"", b"PK\x03\x04 not really a zip", b"\x00" * 64])
+def test_missing_or_corrupt_model_files_are_refused_clearly(tmp_path, content):
+    from src.errors import CheckpointError
+    from src.models import load_model
+
+    path = tmp_path / "model.keras"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="model.keras"):
+        load_model(path)
