@@ -21,6 +21,10 @@ class DataError(SuiteError):
     """Missing, truncated or corrupt data."""
 
 
+class ArtifactWriteError(SuiteError):
+    """An output file (checkpoint, model, report) could not be written: disk full, read-only, not a folder."""
+
+
 class CheckpointError(SuiteError):
     """A saved model, checkpoint or training state that cannot be read (corrupt, or another architecture)."""
 

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.data import load_splits
 from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_per_epoch, train_dataset
-from src.errors import ConfigError, TrainingDivergedError
+from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
@@ -178,12 +178,58 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
               host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0)
     try:
-        return _train(cfg, out, resuming=action == "resume",
-                      resume_run_id=record.get("mlflow_run_id") if action == "resume" else None)
+        with _sigterm_as_interrupt():
+            return _train(cfg, out, resuming=action == "resume",
+                          resume_run_id=record.get("mlflow_run_id") if action == "resume" else None)
+    except OSError as exc:
+        with suppress(OSError):  # the disk may refuse this too
+            write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise ArtifactWriteError(
+            f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
+            f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
+            f"(epoch {saved_epoch(out)}) is intact and re-running the command resumes from it."
+        ) from None
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        write_job(out, status=status, error=f"{type(exc).__name__}: {exc}"[:500])
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        record = write_job(out, status="interrupted" if interrupted else "failed",
+                           error=f"{type(exc).__name__}: {exc}"[:500])
+        if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
+            _mark_run_killed(cfg, record["mlflow_run_id"])
+            log.error("interrupted; the MLflow run is marked KILLED. Re-run the same command to resume from the "
+                      "last finished epoch (%d).", saved_epoch(out))
         raise
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's or `kill`'s polite stop) raises KeyboardInterrupt, so the job can record that it
+    was stopped; SIGKILL cannot be caught (the run then reads RUNNING until it is resumed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _mark_run_killed(cfg: DictConfig, run_id: str) -> None:
+    import mlflow
+
+    from src.tracking import resolve_tracking_uri
+
+    try:
+        mlflow.MlflowClient(resolve_tracking_uri(cfg.logger.get("tracking_uri"))).set_terminated(run_id, "KILLED")
+    except Exception as exc:  # noqa: BLE001 — the job is going down anyway; say why the mark is missing
+        log.warning("could not mark MLflow run %s KILLED: %s", run_id, exc)
 
 
 def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None) -> dict[str, Any]:

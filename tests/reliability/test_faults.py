@@ -79,3 +79,15 @@ def test_missing_or_corrupt_model_files_are_refused_clearly(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(CheckpointError, match="model.keras"):
         load_model(path)
+
+
+def test_an_output_that_cannot_be_written_mid_job_gives_a_clear_error(tmp_path, tiny_job):
+    from src.errors import ArtifactWriteError
+    from src.train import train
+    from tests.conftest import compose_config
+
+    (tmp_path / "state").write_text("a file where the state folder goes")  # every state write fails
+    with pytest.raises(ArtifactWriteError, match=r"could not write .*state.*writable hydra.run.dir"):
+        train(compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path))
+    assert json.loads((tmp_path / "job.json").read_text())["status"] == "failed"
+    assert not list(tmp_path.glob("**/*.tmp*"))  # nothing half-written left under a final name

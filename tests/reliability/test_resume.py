@@ -129,3 +129,27 @@ def test_killed_sweep_skips_finished_points_resumes_the_killed_one_and_runs_the_
     points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
     assert sorted(r.data.tags["seed"] for r in points) == ["1", "2", "3"], "one run per point, none duplicated"
     assert all(r.info.status == "FINISHED" for r in points)
+
+
+def test_sigterm_marks_the_run_killed_and_the_job_resumes(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    env = {"MLFLOW_TRACKING_URI": uri}
+    outputs = tmp_path / "outputs"
+    job = [*JOB, "train.epochs=3"]
+    proc = start([*job, f"hydra.run.dir={outputs}/first"], env)
+    deadline = time.monotonic() + 600
+    while not (outputs / "first" / "state" / "latest.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the job ended before it could be stopped"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0 and "marked KILLED" in output, output[-3000:]
+    record = json.loads((outputs / "first" / "job.json").read_text())
+    assert record["status"] == "interrupted"
+    client = mlflow.MlflowClient(uri)
+    assert client.get_run(record["mlflow_run_id"]).info.status == "KILLED"
+
+    run([*job, f"hydra.run.dir={outputs}/second"], env)
+    assert client.get_run(record["mlflow_run_id"]).info.status == "FINISHED"
+    assert json.loads((outputs / "first" / "job.json").read_text())["status"] == "finished"
