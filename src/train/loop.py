@@ -30,8 +30,8 @@ from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.report.curves import read_history
 from src.train.resume import (
-    TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, restore_state,
-    running_elsewhere, saved_epoch, write_job,
+    TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, reap_dead_jobs,
+    restore_state, running_elsewhere, saved_epoch, write_job,
 )
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("output_dir"):
         raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
     fingerprint = job_fingerprint(cfg)
+    if cfg.get("resume_root"):
+        for dead in reap_dead_jobs(Path(cfg.resume_root)):
+            run_id = (read_job(dead) or {}).get("mlflow_run_id")
+            log.info("%s: its process is gone (killed); marked killed%s", dead, " with MLflow run " + run_id if run_id else "")
+            if run_id and cfg.logger.get("enabled", True):
+                _mark_run_killed(cfg, run_id)
     action, previous_dir, record = _previous_job(cfg, fingerprint)
     if action == "skip":
         log.info("%s: finished before in %s with the same config: skipped (resume=never runs it again)",

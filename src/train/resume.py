@@ -103,6 +103,25 @@ def running_elsewhere(record: dict[str, Any]) -> bool:
     return True
 
 
+def reap_dead_jobs(root: Path) -> list[Path]:
+    """Mark the jobs under ``root`` that say "running" but whose process on this host is gone (SIGKILL,
+    a lost machine) as "killed", and their MLflow runs KILLED; returns their folders. A dead process
+    cannot mark itself, so the next job of the experiment does it."""
+    root = Path(root)
+    reaped = []
+    if not root.is_dir():
+        return reaped
+    for pattern in (f"*/{JOB_FILE}", f"*/*/{JOB_FILE}", f"*/*/*/{JOB_FILE}"):
+        for path in root.glob(pattern):
+            record = read_job(path.parent)
+            if (not record or record.get("status") != "running" or record.get("host") != socket.gethostname()
+                    or record.get("pid") == os.getpid() or running_elsewhere(record)):
+                continue
+            write_job(path.parent, status="killed")
+            reaped.append(path.parent)
+    return reaped
+
+
 def saved_epoch(job_dir: Path) -> int:
     """Number of epochs whose training state ``job_dir`` holds (0: none)."""
     try:

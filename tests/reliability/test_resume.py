@@ -82,6 +82,7 @@ def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_ki
     assert 1 <= saved_at_kill < 5
 
     log = run([*JOB, f"hydra.run.dir={outputs}/second"], env)  # the same command, a new Hydra folder
+    assert f"{killed_dir}: its process is gone (killed); marked killed with MLflow run {record['mlflow_run_id']}" in log
     assert f"resuming the unfinished job in {killed_dir} after epoch {saved_at_kill}" in log
     assert (outputs / "second" / "resumed_in.txt").read_text().strip() == str(killed_dir)
     record = json.loads((killed_dir / "job.json").read_text())

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from src.errors import ConfigError
+from src.errors import CheckpointError, ConfigError
 from src.train import train
 from src.train.resume import (
-    TrainingState, atomic_write_text, find_previous_job, job_fingerprint, restore_state, running_elsewhere,
-    saved_epoch, write_job,
+    TrainingState, atomic_write_text, find_previous_job, job_fingerprint, reap_dead_jobs, restore_state,
+    running_elsewhere, saved_epoch, write_job,
 )
 from tests.conftest import compose_config
 
@@ -54,6 +54,17 @@ def test_a_job_running_in_a_live_process_is_recognised(tmp_path):
     assert not running_elsewhere({"status": "running", "pid": 2**22 + 12345, "host": host})  # no such process
 
 
+def test_jobs_whose_process_died_are_reaped(tmp_path):
+    host = socket.gethostname()
+    for name, pid, status in (("dead", 2**22 + 12345, "running"), ("alive", os.getppid(), "running"),
+                              ("done", 2**22 + 12345, "finished"), ("other_host", 2**22 + 1, "running")):
+        (tmp_path / name).mkdir()
+        write_job(tmp_path / name, status=status, pid=pid, host=host if name != "other_host" else "elsewhere")
+    assert reap_dead_jobs(tmp_path) == [tmp_path / "dead"]
+    assert json.loads((tmp_path / "dead" / "job.json").read_text())["status"] == "killed"
+    assert json.loads((tmp_path / "alive" / "job.json").read_text())["status"] == "running"
+
+
 def _compiled_model() -> keras.Model:
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
@@ -73,6 +84,10 @@ def test_training_state_restores_weights_optimizer_and_epoch(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert int(fresh.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 3
     assert restore_state(_compiled_model(), tmp_path / "nothing") == 0
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5)])  # another architecture
+    other.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+    with pytest.raises(CheckpointError, match="another architecture"):
+        restore_state(other, tmp_path)
 
 
 def test_a_reused_folder_with_another_config_starts_afresh(tmp_path, tiny_job):
