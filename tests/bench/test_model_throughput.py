@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from src.bench import model_throughput
 
 
+@pytest.mark.slow
 def test_model_throughput_writes_csv(tmp_path):
     out = tmp_path / "model_throughput.csv"
     returned = model_throughput.main(["--size", "32", "--batch", "4", "--steps", "1", "--warmup", "1", "--out", str(out)])

@@ -32,6 +32,7 @@ def test_nan_loss_stops_the_job_marks_it_failed_and_names_the_knob(tmp_path):
     assert run.info.status == "FAILED"
 
 
+@pytest.mark.slow
 def test_two_sweep_points_writing_one_local_store_in_parallel_lose_nothing(tmp_path):
     """Hydra's joblib launcher, 2 worker processes, 4 points, one SQLite MLflow store."""
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"

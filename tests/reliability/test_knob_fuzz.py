@@ -43,7 +43,7 @@ SIZES = st.sampled_from([8, 16, 32, 64])
 def test_random_knob_combinations_build_consistently_or_are_refused_clearly(name):
     outcomes = {"built": 0, "refused": 0}
 
-    @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(knobs=st.fixed_dictionaries(KNOBS[name]), size=SIZES)
     def check(knobs, size):
         keras.backend.clear_session()

@@ -132,6 +132,7 @@ def test_killed_sweep_skips_finished_points_resumes_the_killed_one_and_runs_the_
     assert all(r.info.status == "FINISHED" for r in points)
 
 
+@pytest.mark.slow
 def test_sigterm_marks_the_run_killed_and_the_job_resumes(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     (tmp_path / "store").mkdir()
