@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -25,16 +26,19 @@ from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_p
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
+from src.report.curves import read_history
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
-from src.report.curves import read_history
 from src.train.resume import (
     TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, reap_dead_jobs,
     restore_state, running_elsewhere, saved_epoch, write_job,
 )
 
 log = logging.getLogger(__name__)
+
+#: OSErrors that mean "this output cannot be written" (disk full, read-only, permission, not a folder).
+FILE_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EDQUOT}
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -190,6 +194,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     except OSError as exc:
         with suppress(OSError):  # the disk may refuse this too
             write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        if not (exc.filename or exc.errno in FILE_WRITE_ERRNOS):
+            raise  # not a file write (e.g. a network error): reported as it is
         raise ArtifactWriteError(
             f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
             f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
