@@ -4,7 +4,8 @@
 
 Reads each point's job folder (``results.json``, ``config.yaml``, ``history.csv``, written by
 ``src.train.loop``), so a sweep that was killed still reports the points that finished and lists the
-others as unfinished. Writes ``README.md`` (a Markdown table, plus the command and the sweep folder,
+others as unfinished. Writes ``README.md`` (a Markdown table and a plot of test accuracy against
+multiply-adds, ``accuracy_vs_macs.png``, plus the command and the sweep folder,
 then the hand-written ``NOTES.md`` of ``--out`` when there is one) and ``results.csv`` into ``--out``.
 The public Fashion-MNIST figures are those of shared/reference/fashion_mnist.md (upstream benchmark
 table; submitted, not re-verified).
@@ -93,7 +94,7 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
-def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path) -> None:
+def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path, plot: Path | None = None) -> None:
     lines = [
         f"# {title}",
         "",
@@ -116,10 +117,44 @@ def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path) ->
             f"{_fmt(r.get('tflite_max_abs_logit_diff'), '.1e')} | {_fmt(r.get('images_per_s_median'), '.0f')} | "
             f"{_fmt(r.get('wall_seconds'), '.0f')} |"
         )
+    if plot is not None:
+        lines += ["", f"![test accuracy against multiply-adds]({plot.name})"]
     notes = path.parent / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().rstrip()]
     path.write_text("\n".join(lines) + "\n")
+
+
+def plot_accuracy_vs_macs(rows: list[dict], path: Path, title: str) -> Path | None:
+    """Test accuracy against multiply-adds per image (log scale), one labelled point per finished point,
+    and the public accuracy each network is held against as a hollow marker; None if nothing finished."""
+    done = [r for r in rows if r["status"] == "finished" and r.get("macs") and r.get("test_accuracy") is not None]
+    if not done:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for r in done:
+        ax.scatter(r["macs"] / 1e6, r["test_accuracy"], color="C0", zorder=3)
+        ax.annotate(r["model"], (r["macs"] / 1e6, r["test_accuracy"]), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8)
+        if r.get("public_accuracy") is not None:
+            ax.scatter(r["macs"] / 1e6, r["public_accuracy"], facecolors="none", edgecolors="C3", zorder=2)
+    ax.scatter([], [], color="C0", label="ours (test accuracy)")
+    ax.scatter([], [], facecolors="none", edgecolors="C3", label="public table row")
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds per image (M)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -134,7 +169,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
-    write_markdown(rows, args.out / "README.md", args.title or args.sweep_dir.parent.name, args.sweep_dir)
+    title = args.title or args.sweep_dir.parent.name
+    plot = plot_accuracy_vs_macs(rows, args.out / "accuracy_vs_macs.png", title)
+    write_markdown(rows, args.out / "README.md", title, args.sweep_dir, plot)
     finished = sum(r["status"] == "finished" for r in rows)
     print(f"{finished}/{len(rows)} points finished -> {args.out / 'README.md'}")
     return rows

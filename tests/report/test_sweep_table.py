@@ -42,6 +42,8 @@ def test_finished_and_unfinished_points_with_public_rows(tmp_path):
     assert third["delta_vs_public"] == pytest.approx(0.91 - 0.900)
     text = (out / "README.md").read_text()
     assert "| 1 | igc |" in text and "unfinished" in text and "+0.010" in text and "hand-written text" in text
+    assert "![test accuracy against multiply-adds](accuracy_vs_macs.png)" in text
+    assert (out / "accuracy_vs_macs.png").stat().st_size > 1000
     with (out / "results.csv").open() as fh:
         assert [r["model"] for r in csv.DictReader(fh)] == ["mobilenet_v2", "igc", "squeezenet1_1"]
 
