@@ -20,6 +20,7 @@ FAMILY_MODULES = (
     "shufflenet_v1",
     "shufflenet_v2",
     "igc",
+    "lenet",
 )
 
 for _module in FAMILY_MODULES:

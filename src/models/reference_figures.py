@@ -76,6 +76,9 @@ REFERENCE: dict[str, Reference] = {
     "mobilenet_v3_small": Reference(2_542_856, 56 * M, "keras.applications; MobileNetV3 Table 3", exact=True),
     "shufflenet_v1": Reference(None, 140 * M, "ShuffleNet Table 2 (1×, g=3)"),
     "shufflenet_v2": Reference(2.3 * M, 146 * M, "ShuffleNet v2 Table 5 (1×)", params_precision=0.03),
+    # Deep Compression's MNIST networks (§2.20 Tables 2-3), at 28×28×1.
+    "lenet_300_100": Reference(266e3, None, "Deep Compression Table 2 (266 K)"),
+    "lenet5": Reference(431e3, None, "Deep Compression Table 3 (431 K)"),
     # The authors' README prints 8.61 M and 1.3 G "FLOPs" (multiply-add scale, paper_tables.md §0): MACs at
     # the printed 2-digit precision (±0.05 G).
     "igc_l100m2": Reference(8.61 * M, 1.3 * G, "IGC authors' README (IGC-L100M2+Ident.)", params_precision=0.005,

@@ -24,6 +24,8 @@ import yaml
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
 PUBLIC_ROWS: dict[str, tuple[str, float]] = {
+    "lenet_300_100": ("MLP 256-128-100", 0.883),
+    "lenet5": ("2 conv + pooling (TensorFlow tutorial)", 0.916),
     "alexnet": ("AlexNet (triplet loss)", 0.899),
     "vgg16": ("VGG-16, 26 M params", 0.935),
     "vgg16_bn": ("VGG-16, 26 M params", 0.935),
