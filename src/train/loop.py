@@ -300,6 +300,9 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     if has_aux_heads(model):
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
+    # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out / "macs.txt", macs.table())
     with _tracking(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
         if run:
@@ -410,8 +413,6 @@ def _log_run_inputs(cfg, out: Path, splits, norm: Normalization, params, macs, b
     flat["data.normalization"] = json.dumps({"mean": norm.mean, "std": norm.std})
     mlflow.log_params(flat)
     mlflow.set_tags({"data_fingerprint": splits.fingerprint, "git_commit_short": mlflow.active_run().data.tags.get("git_commit", "")[:10]})
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     mlflow.log_artifact(str(out / "config.yaml"))
-    (out / "macs.txt").write_text(macs.table())
     mlflow.log_artifact(str(out / "macs.txt"))
     mlflow.log_metrics({"params_trainable": params.trainable, "macs": macs.total})

@@ -35,3 +35,33 @@ def test_graphs_without_a_twin_yet_are_refused_by_name():
     keras.backend.clear_session()
     with pytest.raises(ConfigError, match="only chain models|has no tf_keras twin"):
         tf_keras_twin(build_model("resnet20", input_shape=(16, 16, 1)))
+
+
+@pytest.mark.slow
+def test_compress_a_trained_job_end_to_end(tmp_path, tiny_job):
+    """`python -m src.compress.run` on a trained (tiny, synthetic) LeNet-300-100 job: report and model written."""
+    from src.train import train
+    from tests.conftest import compose_config
+
+    job = [o for o in tiny_job if not o.startswith(("model=", "data.image_size"))] + [
+        "model=lenet_300_100", "data.image_size=28", "data.channels=1", "data.num_train=512"]
+    train(compose_config(job, output_dir=tmp_path / "job"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "src.compress.run", str(tmp_path / "job"), "--settings", "conf/compress/lenet_300_100.yaml",
+         "--prune-epochs", "3", "--share-epochs", "1", "--batch-size", "32"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "job" / "compressed" / "report.json").read_text())
+    assert report["twin_max_abs_diff"] <= 1e-5 and report["keras_max_abs_diff"] <= 1e-5
+    assert report["ratio_pqh"] > report["ratio_pq"] > 10
+    assert (tmp_path / "job" / "compressed" / "compressed.keras").exists()
+    assert "| total |" in (tmp_path / "job" / "compressed" / "README.md").read_text()
+
+
+def test_a_bad_settings_file_is_refused_clearly(tmp_path):
+    from src.compress.run import read_settings
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("layers: {ip1: {kept_fraction: 0.1}}\n")
+    with pytest.raises(ConfigError, match="not a compression settings file"):
+        read_settings(bad)
