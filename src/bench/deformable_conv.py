@@ -14,7 +14,6 @@ Run it under ``KERAS_BACKEND=jax`` too where JAX is installed.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -26,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers.deformable_conv import DeformableConv2D  # noqa: E402
 
 # (batch, height, width, in channels, filters, kernel)
@@ -107,12 +107,7 @@ def main() -> None:
                 row[f"{phase}_deformable_over_conv"] = ratio[phase]
             rows.append(row)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {args.out}")
+        write_rows(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ backend (shared/reference/pitfalls.md #1, #14).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import GroupedConv2D  # noqa: E402
 
 # (batch, height, width, channels, groups, kernel): the pitfall's 32×14×14×64 g=8 case, ShuffleNet-like
@@ -79,12 +79,7 @@ def main() -> None:
                      **{f"{n}_ms_min": r[1] for n, r in results.items()}, **{f"{n}_ms_max": r[2] for n, r in results.items()},
                      "native_over_split": ratio})
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {args.out}")
+        write_rows(rows, args.out)
 
 
 if __name__ == "__main__":

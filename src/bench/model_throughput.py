@@ -23,7 +23,6 @@ are discarded, then medians (min–max) over ``--steps`` rounds are reported.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.metadata
 import os
 import platform
@@ -37,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import set_grouped_conv_implementation  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402
 
@@ -189,12 +189,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         print(f"  {r['comparison']}: {r['note']}")
     print(f"timed rounds: {wall:.1f} s")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {args.out}")
+        write_rows(rows, args.out)
     return rows
 
 

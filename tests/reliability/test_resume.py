@@ -53,6 +53,13 @@ def kill_after_epoch(proc: subprocess.Popen, state_pointer_glob: str, root: Path
     pytest.fail("no epoch was saved within 10 minutes")
 
 
+def fresh_store(tmp_path: Path) -> tuple[str, dict]:
+    """A new SQLite MLflow store under ``tmp_path``: its URI and the environment that selects it."""
+    (tmp_path / "store").mkdir()
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    return uri, {"MLFLOW_TRACKING_URI": uri}
+
+
 def run(args: list[str], env: dict) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "src.run", *args], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
@@ -67,9 +74,7 @@ def final_weights(job_dir: Path) -> list[np.ndarray]:
 
 
 def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_killed(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    (tmp_path / "store").mkdir()
-    env = {"MLFLOW_TRACKING_URI": uri}
+    uri, env = fresh_store(tmp_path)
     outputs = tmp_path / "outputs"
 
     proc = start([*JOB, f"hydra.run.dir={outputs}/first"], env)
@@ -107,9 +112,7 @@ def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_ki
 
 @pytest.mark.slow
 def test_killed_sweep_skips_finished_points_resumes_the_killed_one_and_runs_the_rest(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    (tmp_path / "store").mkdir()
-    env = {"MLFLOW_TRACKING_URI": uri}
+    uri, env = fresh_store(tmp_path)
     multi = tmp_path / "multirun"
     sweep = ["-m", *JOB, "train.epochs=3", "seed=1,2,3"]
 
@@ -134,9 +137,7 @@ def test_killed_sweep_skips_finished_points_resumes_the_killed_one_and_runs_the_
 
 @pytest.mark.slow
 def test_sigterm_marks_the_run_killed_and_the_job_resumes(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    (tmp_path / "store").mkdir()
-    env = {"MLFLOW_TRACKING_URI": uri}
+    uri, env = fresh_store(tmp_path)
     outputs = tmp_path / "outputs"
     job = [*JOB, "train.epochs=3"]
     proc = start([*job, f"hydra.run.dir={outputs}/first"], env)
