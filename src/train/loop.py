@@ -233,6 +233,22 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _start_watchdog(cfg: DictConfig, out: Path, run_id: str | None) -> None:
+    """A detached `src.train.watchdog` that marks this job killed if its process dies silently (SIGKILL)."""
+    import subprocess
+
+    args = [sys.executable, "-m", "src.train.watchdog", str(os.getpid()), str(out)]
+    if run_id:
+        from src.tracking import resolve_tracking_uri
+
+        args += [resolve_tracking_uri(cfg.logger.get("tracking_uri")), run_id]
+    try:
+        subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+    except OSError as exc:  # the job runs without it; a later job of the experiment still reaps it
+        log.warning("no watchdog for this job (%s): a SIGKILL would leave its run RUNNING", exc)
+
+
 def _mark_run_killed(cfg: DictConfig, run_id: str) -> None:
     import mlflow
 
@@ -313,6 +329,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
                 mlflow.set_tag("resumed_after_epoch", str(start_epoch))
             else:
                 _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
+        _start_watchdog(cfg, out, run_id)
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(len(x_train)), keras.callbacks.TerminateOnNaN()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))

@@ -104,3 +104,17 @@ def test_a_reused_folder_with_another_config_starts_afresh(tmp_path, tiny_job):
 def test_an_unknown_resume_mode_is_refused(tmp_path, tiny_job):
     with pytest.raises(ConfigError, match="resume=auto"):
         train(compose_config([*tiny_job, "resume=sometimes"], output_dir=tmp_path))
+
+
+def test_the_watchdog_marks_a_silently_dead_job_killed_and_leaves_an_ended_one(tmp_path):
+    from src.train.watchdog import watch
+
+    dead_pid = 2**22 + 12345
+    (tmp_path / "dead").mkdir()
+    write_job(tmp_path / "dead", status="running", pid=dead_pid)
+    assert watch(dead_pid, tmp_path / "dead") == "killed"
+    assert json.loads((tmp_path / "dead" / "job.json").read_text())["status"] == "killed"
+    (tmp_path / "done").mkdir()
+    write_job(tmp_path / "done", status="finished", pid=dead_pid)
+    assert watch(dead_pid, tmp_path / "done") == "ended"
+    assert json.loads((tmp_path / "done" / "job.json").read_text())["status"] == "finished"
