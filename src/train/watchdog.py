@@ -37,11 +37,11 @@ def watch(pid: int, job_dir: Path, tracking_uri: str | None = None, run_id: str 
         if record.get("status") != "running" or record.get("pid") != pid:
             return "ended"
         if not _alive(pid):
-            write_job(job_dir, status="killed", error="the process died without a word (SIGKILL, out of memory?)")
-            if tracking_uri and run_id:
+            if tracking_uri and run_id:  # the run first: job.json "killed" then means both are marked
                 import mlflow
 
                 mlflow.MlflowClient(tracking_uri).set_terminated(run_id, "KILLED")
+            write_job(job_dir, status="killed", error="the process died without a word (SIGKILL, out of memory?)")
             return "killed"
         time.sleep(POLL_SECONDS)
 
