@@ -28,22 +28,14 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import CheckpointError
+from src.train.jobfile import JOB_FILE, atomic_write_text, read_job, write_job
 
-JOB_FILE = "job.json"
+__all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-exported: the job record lives in jobfile
+
 STATE_DIR = "state"
 POINTER = "latest.json"
 #: Config fields that say where and how a job runs, not what it computes: left out of the fingerprint.
 VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a torn file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def job_fingerprint(cfg: DictConfig) -> str:
@@ -52,20 +44,6 @@ def job_fingerprint(cfg: DictConfig) -> str:
     for key in VOLATILE_FIELDS:
         resolved.pop(key, None)
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def read_job(job_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(job_dir) / JOB_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, Any]:
-    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); ``fresh`` drops the old record."""
-    record = {**({} if fresh else read_job(job_dir) or {}), **fields}
-    atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
-    return record
 
 
 def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None) -> tuple[Path, dict] | None:

@@ -30,7 +30,7 @@ def _alive(pid: int) -> bool:
 
 def watch(pid: int, job_dir: Path, tracking_uri: str | None = None, run_id: str | None = None) -> str:
     """Block until the job ends; returns "ended" (it said so) or "killed" (its process died silently)."""
-    from src.train.resume import read_job, write_job
+    from src.train.jobfile import read_job, write_job
 
     while True:
         record = read_job(job_dir) or {}

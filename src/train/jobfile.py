@@ -1,0 +1,37 @@
+"""The job record ``job.json`` (fingerprint, status, pid, MLflow run id), written atomically.
+
+Kept free of Keras and TensorFlow so that the watchdog (src/train/watchdog.py) starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+JOB_FILE = "job.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new content, never a torn file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_job(job_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(job_dir) / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, Any]:
+    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); ``fresh`` drops the old record."""
+    record = {**({} if fresh else read_job(job_dir) or {}), **fields}
+    atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
+    return record
