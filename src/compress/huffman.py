@@ -48,11 +48,11 @@ def canonical_codes(lengths: dict[int, int]) -> dict[int, str]:
     return codes
 
 
-def encoded_bits(symbols: Iterable[int]) -> int:
-    """Bits of the Huffman-coded stream (without the table)."""
+def coded_bits(symbols: Iterable[int], symbol_bits: int) -> int:
+    """Bits of the Huffman-coded stream plus its code table (`table_bits`)."""
     counts = Counter(int(s) for s in symbols)
     lengths = code_lengths(counts)
-    return sum(counts[s] * lengths[s] for s in counts)
+    return sum(counts[s] * lengths[s] for s in counts) + table_bits(lengths, symbol_bits)
 
 
 def encode(symbols: np.ndarray) -> tuple[bytes, dict[int, int], int]:

@@ -12,18 +12,12 @@ representation that decodes to exactly the quantised weights.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from src.compress import huffman
 
-#: Sparse index bits per layer type, the paper's defaults (paper_tables.md §2.20: 5 for the LeNets and
-#: VGG-16, 4 for AlexNet; we default to 5 and take AlexNet's 4 as a setting).
-DEFAULT_INDEX_BITS = {"conv": 5, "fc": 5}
-#: Weight bits per layer type (AlexNet / VGG-16: 8 conv, 5 FC).
-DEFAULT_WEIGHT_BITS = {"conv": 8, "fc": 5}
 FLOAT_BITS = 32
 
 
@@ -58,6 +52,16 @@ def codebook_of(weights: np.ndarray, weight_bits: int) -> np.ndarray:
     return np.concatenate([[0.0], values]).astype(np.float32)
 
 
+def sparse_entries(weights: np.ndarray, weight_bits: int, index_bits: int):
+    """(codebook, gaps, is_filler, codebook index) of every stored entry of a pruned, quantised array."""
+    flat = np.asarray(weights, dtype=np.float32).ravel()
+    codebook = codebook_of(flat, weight_bits)
+    gaps, fillers = relative_positions(flat != 0, index_bits)
+    indices = np.zeros(len(gaps), dtype=np.int64)  # fillers point at the codebook's zero
+    indices[~fillers] = np.searchsorted(codebook[1:], flat[flat != 0]) + 1
+    return codebook, gaps, fillers, indices
+
+
 @dataclass(frozen=True)
 class CompressedLayer:
     shape: tuple[int, ...]
@@ -75,12 +79,7 @@ class CompressedLayer:
 def encode_layer(weights: np.ndarray, weight_bits: int, index_bits: int) -> CompressedLayer:
     """The Huffman-coded sparse representation of a pruned, quantised weight array."""
     weights = np.asarray(weights, dtype=np.float32)
-    codebook = codebook_of(weights, weight_bits)
-    gaps, fillers = relative_positions(weights != 0, index_bits)
-    flat = weights.ravel()
-    nonzero = flat[flat != 0]
-    indices = np.zeros(len(gaps), dtype=np.int64)
-    indices[~fillers] = np.searchsorted(codebook[1:], nonzero) + 1
+    codebook, gaps, fillers, indices = sparse_entries(weights, weight_bits, index_bits)
     w_stream, w_lengths, w_bits = huffman.encode(indices)
     g_stream, g_lengths, g_bits = huffman.encode(gaps)
     return CompressedLayer(weights.shape, codebook, index_bits, weight_bits, w_stream, w_lengths, w_bits,
@@ -120,17 +119,10 @@ class LayerStorage:
 def layer_storage(name: str, weights: np.ndarray, weight_bits: int, index_bits: int) -> LayerStorage:
     """The storage of a pruned, quantised layer at every stage, counted from its actual weights."""
     weights = np.asarray(weights)
-    gaps, fillers = relative_positions(weights != 0, index_bits)
+    codebook, gaps, fillers, indices = sparse_entries(weights, weight_bits, index_bits)
     entries = len(gaps)
-    codebook = codebook_of(weights, weight_bits)
-    flat = weights.ravel().astype(np.float32)
-    indices = np.zeros(entries, dtype=np.int64)
-    indices[~fillers] = np.searchsorted(codebook[1:], flat[flat != 0]) + 1
     codebook_bits = len(codebook) * FLOAT_BITS
-    w_counts, g_counts = Counter(indices.tolist()), Counter(gaps.tolist())
-    w_lengths, g_lengths = huffman.code_lengths(w_counts), huffman.code_lengths(g_counts)
-    huff = (sum(w_counts[s] * w_lengths[s] for s in w_counts) + sum(g_counts[s] * g_lengths[s] for s in g_counts)
-            + huffman.table_bits(w_lengths, weight_bits) + huffman.table_bits(g_lengths, index_bits) + codebook_bits)
+    huff = (huffman.coded_bits(indices, weight_bits) + huffman.coded_bits(gaps, index_bits) + codebook_bits)
     return LayerStorage(
         name=name, weights=weights.size, kept=int(np.count_nonzero(weights)), fillers=int(fillers.sum()),
         dense_bits=weights.size * FLOAT_BITS,

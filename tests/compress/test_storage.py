@@ -24,7 +24,10 @@ def test_huffman_round_trip_and_it_beats_fixed_length_on_skewed_symbols(seed):
     symbols = rng.geometric(0.3, size=2000) - 1
     packed, lengths, n_bits = huffman.encode(symbols)
     np.testing.assert_array_equal(huffman.decode(packed, lengths, n_bits), symbols)
-    assert n_bits == huffman.encoded_bits(symbols) < len(symbols) * int(np.ceil(np.log2(symbols.max() + 1)))
+    fixed_bits = int(np.ceil(np.log2(symbols.max() + 1)))
+    # the counted size (stream + table) describes exactly the stream `encode` wrote
+    assert huffman.coded_bits(symbols, fixed_bits) - huffman.table_bits(lengths, fixed_bits) == n_bits
+    assert n_bits < len(symbols) * fixed_bits
     try:
         short = huffman.decode(packed, lengths, n_bits - 1)  # one bit missing
     except ValueError as exc:
