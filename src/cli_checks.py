@@ -2,25 +2,21 @@
 
 Hydra reports an unknown config option or field as "Key 'epoch' is not in struct" or only a config
 search path; here each ``group=option`` is checked against ``conf/<group>/`` and each ``a.b=value``
-against the composed config, with the closest names suggested (difflib). Overrides that add or delete
+against the composed config, with the closest names suggested (`src.errors.did_you_mean`). Overrides that add or delete
 (``+``, ``++``, ``~``), Hydra's own (``hydra.*``) and sweep functions are left to Hydra.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from src.errors import did_you_mean
+
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 #: Flags after which Hydra reads another config than conf/: the checks do not apply.
 OTHER_CONFIG_FLAGS = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
-
-
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def _overrides(args: Sequence[str]) -> list[tuple[str, str]] | None:
@@ -74,7 +70,7 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
             continue
         for option in value.split(","):
             if option not in options:
-                return (f"Unknown {key} '{option}'.{_suggest(option, options)} "
+                return (f"Unknown {key} '{option}'.{did_you_mean(option, options)} "
                         f"Available {key} options: {', '.join(options)} (conf/{key}/).")
         selections.append(f"{key}={value.split(',')[0]}")
     fields = [(k, v) for k, v in pairs if k not in groups]
@@ -97,8 +93,7 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
             if part not in node:
                 where = ".".join(path) or "the top level"
                 full = ".".join([*path, part])
-                close = difflib.get_close_matches(part, [str(k) for k in node.keys()], n=1, cutoff=0.6)
-                hint = f" Did you mean '{'.'.join([*path, close[0]])}'?" if close else ""
+                hint = did_you_mean(full, [".".join([*path, str(k)]) for k in node.keys()])
                 return (f"Unknown config field '{full}'.{hint} "
                         f"Fields of {where}: {', '.join(str(k) for k in node.keys())}. "
                         f"(To add a new field on purpose: +{key}=...)")
