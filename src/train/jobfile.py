@@ -35,3 +35,25 @@ def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, An
     record = {**({} if fresh else read_job(job_dir) or {}), **fields}
     atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
     return record
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a recycled pid reads as alive)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job_folders(root: Path):
+    """The job folders (holding a job.json) at depth 1–3 under ``root``: outputs/<exp>/<job>,
+    multirun/<exp>/<sweep>/<point>."""
+    root = Path(root)
+    if root.is_dir():
+        for pattern in (f"*/{JOB_FILE}", f"*/*/{JOB_FILE}", f"*/*/*/{JOB_FILE}"):
+            for path in root.glob(pattern):
+                yield path.parent
+

@@ -215,7 +215,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 @contextmanager
 def _sigterm_as_interrupt():
     """SIGTERM (a scheduler's or `kill`'s polite stop) raises KeyboardInterrupt, so the job can record that it
-    was stopped; SIGKILL cannot be caught (the run then reads RUNNING until it is resumed)."""
+    was stopped; SIGKILL cannot be caught (the job's watchdog marks it, `_start_watchdog`)."""
     import signal
     import threading
 

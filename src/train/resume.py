@@ -28,7 +28,7 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import CheckpointError
-from src.train.jobfile import JOB_FILE, atomic_write_text, read_job, write_job
+from src.train.jobfile import JOB_FILE, atomic_write_text, job_folders, pid_alive, read_job, write_job
 
 __all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-exported: the job record lives in jobfile
 
@@ -47,56 +47,42 @@ def job_fingerprint(cfg: DictConfig) -> str:
 
 
 def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None) -> tuple[Path, dict] | None:
-    """The newest job folder under ``root`` (job folders at depth 1–3) whose config has ``fingerprint``."""
-    root = Path(root)
-    if not root.is_dir():
-        return None
+    """The newest job folder under ``root`` (`job_folders`) whose config has ``fingerprint``."""
     found = []
-    for pattern in (f"*/{JOB_FILE}", f"*/*/{JOB_FILE}", f"*/*/*/{JOB_FILE}"):
-        for path in root.glob(pattern):
-            job_dir = path.parent
-            if exclude is not None and job_dir.resolve() == Path(exclude).resolve():
-                continue
-            record = read_job(job_dir)
-            if record and record.get("fingerprint") == fingerprint:
-                found.append((path.stat().st_mtime, job_dir, record))
+    for job_dir in job_folders(root):
+        if exclude is not None and job_dir.resolve() == Path(exclude).resolve():
+            continue
+        record = read_job(job_dir)
+        if record and record.get("fingerprint") == fingerprint:
+            found.append(((job_dir / JOB_FILE).stat().st_mtime, job_dir, record))
     if not found:
         return None
     _, job_dir, record = max(found, key=lambda item: item[0])
     return job_dir, record
 
 
+def _other_process_on_this_host(record: dict[str, Any]) -> bool:
+    """The record says "running" for a process of this host other than this one."""
+    return (record.get("status") == "running" and record.get("pid") != os.getpid()
+            and record.get("host") == socket.gethostname())
+
+
 def running_elsewhere(record: dict[str, Any]) -> bool:
     """Whether the job ``record`` describes is marked running by a live process other than this one
     (on this host; a recycled pid reads as alive, and the error then names ``resume=never``)."""
-    pid = record.get("pid")
-    if record.get("status") != "running" or not pid or pid == os.getpid() or record.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _other_process_on_this_host(record) and bool(record.get("pid")) and pid_alive(record["pid"])
 
 
 def reap_dead_jobs(root: Path) -> list[Path]:
     """Mark the jobs under ``root`` that say "running" but whose process on this host is gone (SIGKILL,
-    a lost machine) as "killed", and their MLflow runs KILLED; returns their folders. A dead process
-    cannot mark itself, so the next job of the experiment does it."""
-    root = Path(root)
+    a lost machine) as "killed"; returns their folders. The job's watchdog normally does this; this is
+    the fallback, run by the next job of the experiment."""
     reaped = []
-    if not root.is_dir():
-        return reaped
-    for pattern in (f"*/{JOB_FILE}", f"*/*/{JOB_FILE}", f"*/*/*/{JOB_FILE}"):
-        for path in root.glob(pattern):
-            record = read_job(path.parent)
-            if (not record or record.get("status") != "running" or record.get("host") != socket.gethostname()
-                    or record.get("pid") == os.getpid() or running_elsewhere(record)):
-                continue
-            write_job(path.parent, status="killed")
-            reaped.append(path.parent)
+    for job_dir in job_folders(root):
+        record = read_job(job_dir)
+        if record and _other_process_on_this_host(record) and not running_elsewhere(record):
+            write_job(job_dir, status="killed")
+            reaped.append(job_dir)
     return reaped
 
 

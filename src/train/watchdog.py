@@ -10,7 +10,6 @@ interrupted) or its record names another process (a resumed job has its own watc
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,25 +17,15 @@ from pathlib import Path
 POLL_SECONDS = 1.0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def watch(pid: int, job_dir: Path, tracking_uri: str | None = None, run_id: str | None = None) -> str:
     """Block until the job ends; returns "ended" (it said so) or "killed" (its process died silently)."""
-    from src.train.jobfile import read_job, write_job
+    from src.train.jobfile import pid_alive, read_job, write_job
 
     while True:
         record = read_job(job_dir) or {}
         if record.get("status") != "running" or record.get("pid") != pid:
             return "ended"
-        if not _alive(pid):
+        if not pid_alive(pid):
             if tracking_uri and run_id:  # the run first: job.json "killed" then means both are marked
                 import mlflow
 
