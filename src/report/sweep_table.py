@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 from pathlib import Path
 
 import yaml
+
+from src.report.curves import read_history
 
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
@@ -56,10 +59,10 @@ def read_point(job_dir: Path) -> dict:
     row: dict = {"point": job_dir.name, "model": model, "seed": cfg.get("seed"), "status": "unfinished"}
     history = job_dir / "history.csv"
     if history.exists():
-        with history.open() as fh:
-            epochs = list(csv.DictReader(fh))
-        row["epochs"] = len(epochs)
-        speeds = [float(e["images_per_s"]) for e in epochs[1:] or epochs if e.get("images_per_s")]
+        columns = read_history(history)
+        row["epochs"] = len(columns.get("epoch", []))
+        per_epoch = columns.get("images_per_s", [])
+        speeds = [v for v in per_epoch[1:] or per_epoch if not math.isnan(v)]  # epoch 1 holds the tracing
         row["images_per_s_median"] = statistics.median(speeds) if speeds else None
     results_path = job_dir / "results.json"
     if results_path.exists():
