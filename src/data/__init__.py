@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.data.splits import DataSplits, subset_train
 from src.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from src.data.labelled import UnlabelledPool
 
 DATASETS = ("fashion_mnist", "synthetic", "image_folder")
 
 
 def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
-    """Load the data set a `conf/data/*.yaml` config describes (``train_subset``: at most N training images)."""
+    """Load the data set a `conf/data/*.yaml` config describes: ``train_subset`` keeps at most N training
+    images; ``labelled_fraction`` keeps a stratified labelled part of them, and ``pseudo_labels`` (a file
+    of the distillation job) adds pseudo-labelled images of the unlabelled rest as a second source."""
+    splits, pool = load_semi_supervised(data_cfg)
+    pseudo = data_cfg.get("pseudo_labels")
+    if pseudo:
+        if pool is None:
+            raise ConfigError("data.pseudo_labels needs data.labelled_fraction (the split the labels were made for).")
+        from src.data.labelled import load_pseudo_labels, with_pseudo_labels
+
+        splits = with_pseudo_labels(splits, pool, *load_pseudo_labels(pseudo))
+    return splits
+
+
+def load_semi_supervised(data_cfg: Mapping[str, Any]) -> tuple[DataSplits, UnlabelledPool | None]:
+    """The (possibly subset) splits restricted to their labelled part, and the unlabelled pool, when
+    ``data.labelled_fraction`` is set; else the splits and None."""
     splits = _load(data_cfg)
     limit = data_cfg.get("train_subset")
     if limit is not None:
         if not isinstance(limit, int) or limit < 1:
             raise ConfigError(f"data.train_subset must be a positive integer or null, got {limit!r}.")
         splits = subset_train(splits, limit, data_cfg.get("split_seed", 0))
-    return splits
+    fraction = data_cfg.get("labelled_fraction")
+    if fraction is None:
+        return splits, None
+    from src.data.labelled import split_labelled
+
+    return split_labelled(splits, float(fraction), int(data_cfg.get("labelled_seed", 0)))
 
 
 def _load(data_cfg: Mapping[str, Any]) -> DataSplits:
@@ -60,4 +84,4 @@ def _load(data_cfg: Mapping[str, Any]) -> DataSplits:
     raise ConfigError(f"Unknown data set {name!r}.{did_you_mean(str(name), DATASETS)} Available: {', '.join(DATASETS)}.")
 
 
-__all__ = ["DATASETS", "DataSplits", "load_splits"]
+__all__ = ["DATASETS", "DataSplits", "load_semi_supervised", "load_splits"]

@@ -128,6 +128,69 @@ def train_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def mixed_train_dataset(
+    sources: Sequence[tuple[np.ndarray, np.ndarray]],
+    shares: Sequence[int],
+    norm: Normalization,
+    seed: int,
+    epochs: int,
+    steps: int,
+    start_epoch: int = 0,
+    crop_pad: int = 0,
+    flip: bool = False,
+) -> tf.data.Dataset:
+    """Batches that take ``shares[s]`` examples from source ``s`` every step (Data Distillation §3.2 mixes
+    ground-truth and generated labels in every mini-batch, 6:4), ``steps`` per epoch.
+
+    Each source is cycled through its own seeded permutations as often as the epoch needs; like
+    `train_dataset`, the stream is a pure function of (seed, epoch), so resumed jobs see the same batches."""
+    if len(sources) != len(shares) or min(shares) < 1:
+        raise ConfigError(f"every source needs a positive share of the batch, got shares {list(shares)}")
+
+    def source_epoch(src: int, epoch: tf.Tensor) -> tf.data.Dataset:
+        images, labels = sources[src]
+        n, need = len(images), steps * shares[src]
+        x, y = tf.constant(images), tf.constant(labels.astype(np.int64))
+        passes = [
+            tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed * 31 + src, tf.int64), epoch * 4096 + j])
+            )
+            for j in range(math.ceil(need / n))
+        ]
+        order = tf.concat(passes, 0)[:need]
+
+        def load(position: tf.Tensor, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            image = tf.gather(x, i)
+            if crop_pad or flip:
+                aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, position * 8 + src])
+                image = _augment(image, aug_seed, crop_pad, flip)
+            return image, tf.gather(y, i)
+
+        positions = tf.range(need, dtype=tf.int64)
+        return (tf.data.Dataset.from_tensor_slices((positions, order))
+                .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(shares[src]))
+
+    def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        parts = tuple(source_epoch(s, epoch) for s in range(len(sources)))
+        return tf.data.Dataset.zip(parts).map(
+            lambda *batches: (tf.concat([b[0] for b in batches], 0), tf.concat([b[1] for b in batches], 0))
+        )
+
+    ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def batch_shares(batch_size: int, extra_ratio: float) -> tuple[int, int]:
+    """(primary, extra) examples per batch for a fraction ``extra_ratio`` of extra examples (each ≥ 1)."""
+    if not 0.0 < extra_ratio < 1.0:
+        raise ConfigError(f"data.pseudo_ratio must be in (0, 1) (the pseudo-labelled share of each batch; "
+                          f"Data Distillation uses 0.4) or null, got {extra_ratio!r}.")
+    extra = min(batch_size - 1, max(1, int(round(batch_size * extra_ratio))))
+    return batch_size - extra, extra
+
+
 def eval_dataset(images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int) -> tf.data.Dataset:
     """Un-shuffled, un-augmented batches for validation and test, normalised once and cached."""
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64))).batch(batch_size)

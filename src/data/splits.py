@@ -26,6 +26,10 @@ class DataSplits:
     class_names: tuple[str, ...]
     fingerprint: str
     source: str
+    # A second training source (pseudo-labelled images, src/data/labelled.py) mixed into every batch
+    # at data.extra_ratio; None for ordinary supervised data.
+    x_extra: np.ndarray | None = None
+    y_extra: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
