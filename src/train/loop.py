@@ -22,7 +22,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.data import load_splits
-from src.data.pipeline import Normalization, adapt_images, eval_dataset, steps_per_epoch, train_dataset
+from src.data.pipeline import (
+    Normalization, adapt_images, batch_shares, eval_dataset, mixed_train_dataset, steps_per_epoch, train_dataset,
+)
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
@@ -99,7 +101,7 @@ def _verbosity(train_cfg: DictConfig) -> int:
     return int(verbose)
 
 
-def _tracking(cfg: DictConfig, resume_run_id: str | None = None):
+def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
     """The MLflow run context (or a null context when logger.enabled is false); ``resume_run_id``
     continues that run (a resumed job) instead of starting one."""
     if not cfg.logger.get("enabled", True):
@@ -161,7 +163,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             run_id = (read_job(dead) or {}).get("mlflow_run_id")
             log.info("%s: its process is gone (killed); marked killed%s", dead, " with MLflow run " + run_id if run_id else "")
             if run_id and cfg.logger.get("enabled", True):
-                _mark_run_killed(cfg, run_id)
+                mark_run_killed(cfg, run_id)
     action, previous_dir, record = _previous_job(cfg, fingerprint)
     if action == "skip":
         log.info("%s: finished before in %s with the same config: skipped (resume=never runs it again)",
@@ -206,7 +208,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record = write_job(out, status="interrupted" if interrupted else "failed",
                            error=f"{type(exc).__name__}: {exc}"[:500])
         if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
-            _mark_run_killed(cfg, record["mlflow_run_id"])
+            mark_run_killed(cfg, record["mlflow_run_id"])
             log.error("interrupted; the MLflow run is marked KILLED. Re-run the same command to resume from the "
                       "last finished epoch (%d).", saved_epoch(out))
         raise
@@ -249,7 +251,7 @@ def _start_watchdog(cfg: DictConfig, out: Path, run_id: str | None) -> None:
         log.warning("no watchdog for this job (%s): a SIGKILL would leave its run RUNNING", exc)
 
 
-def _mark_run_killed(cfg: DictConfig, run_id: str) -> None:
+def mark_run_killed(cfg: DictConfig, run_id: str) -> None:
     import mlflow
 
     from src.tracking import resolve_tracking_uri
@@ -268,7 +270,12 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     splits = load_splits(data_cfg)
     size, channels = int(data_cfg.image_size), int(data_cfg.channels)
     resize = data_cfg.get("resize", "pad")
-    x_train = adapt_images(splits.x_train, size, channels, resize)
+    x_train, y_train = adapt_images(splits.x_train, size, channels, resize), splits.y_train
+    x_extra = None if splits.x_extra is None else adapt_images(splits.x_extra, size, channels, resize)
+    if x_extra is not None and data_cfg.get("pseudo_ratio") is None:  # a plain union, shuffled together
+        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, splits.y_extra])
+        x_extra = None
+    n_train = len(x_train) + (0 if x_extra is None else len(x_extra))
     x_val, y_val = _subset(adapt_images(splits.x_val, size, channels, resize), splits.y_val, data_cfg.get("eval_subset"))
     x_test, y_test = _subset(adapt_images(splits.x_test, size, channels, resize), splits.y_test, data_cfg.get("eval_subset"))
     norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
@@ -281,7 +288,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
 
     batch = int(data_cfg.batch_size)
     epochs = int(cfg.train.epochs)
-    spe = steps_per_epoch(len(x_train), batch)
+    spe = steps_per_epoch(n_train, batch)
     val_ds = eval_dataset(x_val, y_val, norm, int(data_cfg.eval_batch_size))
     test_ds = eval_dataset(x_test, y_test, norm, int(data_cfg.eval_batch_size))
 
@@ -309,17 +316,25 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     if start_epoch:
         log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
         _truncate_history(out / "history.csv", start_epoch)
-    train_ds = train_dataset(
-        x_train, splits.y_train, norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch,
-        crop_pad=int(data_cfg.augment.random_crop_pad), flip=bool(data_cfg.augment.horizontal_flip),
-    )
+    elif cfg.train.get("init_weights"):
+        _load_initial_weights(model, cfg.train.init_weights)
+    augment = {"crop_pad": int(data_cfg.augment.random_crop_pad), "flip": bool(data_cfg.augment.horizontal_flip)}
+    if x_extra is None:
+        train_ds = train_dataset(x_train, y_train, norm, batch, seed=int(cfg.seed), epochs=epochs,
+                                 start_epoch=start_epoch, **augment)
+    else:
+        shares = batch_shares(batch, float(data_cfg.pseudo_ratio))
+        log.info("each batch mixes %d labelled and %d pseudo-labelled images (data.pseudo_ratio=%s)",
+                 shares[0], shares[1], data_cfg.pseudo_ratio)
+        train_ds = mixed_train_dataset([(x_train, y_train), (x_extra, splits.y_extra)], shares, norm,
+                                       seed=int(cfg.seed), epochs=epochs, steps=spe, start_epoch=start_epoch, **augment)
     if has_aux_heads(model):
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     atomic_write_text(out / "macs.txt", macs.table())
-    with _tracking(cfg, resume_run_id) as run:
+    with tracking_run(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
         if run:
             write_job(out, mlflow_run_id=run_id)
@@ -330,7 +345,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
             else:
                 _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
         _start_watchdog(cfg, out, run_id)
-        callbacks: list[keras.callbacks.Callback] = [EpochTimer(len(x_train)), keras.callbacks.TerminateOnNaN()]
+        callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), keras.callbacks.TerminateOnNaN()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
         callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=start_epoch > 0))
@@ -363,7 +378,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
             "params_trainable": params.trainable,
             "params_total": params.total,
             "macs": macs.total,
-            "train_examples": len(x_train),
+            "train_examples": n_train,
         }
         model_path = out / "model.keras"
         deployed.save(model_path)
@@ -397,6 +412,19 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
         write_job(out, status="finished")
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
     return results
+
+
+def _load_initial_weights(model: keras.Model, path: str) -> None:
+    """Start from the weights of a saved model of the same architecture (``train.init_weights``: fine-tuning)."""
+    from src.models.saving import load_model
+
+    source = load_model(path, compile=False)
+    mine, theirs = model.get_weights(), source.get_weights()
+    if [w.shape for w in mine] != [w.shape for w in theirs]:
+        raise ConfigError(f"train.init_weights={path!r} holds a different architecture ({len(theirs)} weight arrays, "
+                          f"this model has {len(mine)} or other shapes); give a model.keras of the same model config.")
+    model.set_weights(theirs)
+    log.info("initial weights from %s", path)
 
 
 def _truncate_history(path: Path, epochs: int) -> None:
