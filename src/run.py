@@ -1,6 +1,6 @@
 """Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
 
-A thin Hydra wrapper around `src.train.train`; user errors (bad config, missing data, unknown
+A thin Hydra wrapper around `src.train.train` (or `src.distill.distill` for ``task=distill``); user errors (bad config, missing data, unknown
 model) print one clear message and exit with code 2 instead of a traceback."""
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from src.errors import SuiteError  # noqa: E402
 
 log = logging.getLogger("src.run")
 
+#: What a job does: train one network, or a data-distillation job (teacher, pseudo-labels, students).
+TASKS = ("train", "distill")
+
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
@@ -40,10 +43,17 @@ def main(cfg: DictConfig) -> float | None:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)
-    from src.train import train
+    task = cfg.get("task", "train")
+    if task not in TASKS:
+        print(f"error: task={task!r} is unknown; use one of {', '.join(TASKS)}.", file=sys.stderr)
+        sys.exit(2)
+    if task == "distill":
+        from src.distill import distill as run_task
+    else:
+        from src.train import train as run_task
 
     try:
-        results = train(cfg)
+        results = run_task(cfg)
     except SuiteError as exc:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)

@@ -20,4 +20,7 @@ def test_experiment_smoke_run(name, tmp_path):
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
     points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
-    assert points and all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in points)
+    # a training point logs test_accuracy; a distillation job logs baseline.test_accuracy (its teacher and
+    # students are nested runs with their own test_accuracy)
+    assert points and all(r.info.status == "FINISHED" and any(k.split(".")[-1] == "test_accuracy" for k in r.data.metrics)
+                          for r in points)

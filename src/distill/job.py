@@ -1,0 +1,274 @@
+"""One data-distillation job (one labelled fraction, one seed): teacher -> multi-transform pseudo-labels ->
+students, each training an ordinary `src.train.train` job in a sub-folder and a nested MLflow run.
+
+The teacher is the supervised baseline (trained on the labelled part only). Every student of
+``distill.students`` names a transform set, a threshold (``heuristic`` or a number) and shares the
+teacher, so students differ only in their pseudo-labels. A killed job resumes stage by stage: finished
+sub-trainings are skipped, an unfinished one continues from its last epoch (src/train/resume.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from src.data import load_semi_supervised
+from src.data.labelled import save_pseudo_labels
+from src.data.pipeline import Normalization, adapt_images
+from src.distill.pseudo_labels import (
+    class_proportional_mask, ensemble, fixed_threshold_mask, precision_coverage_curve, pseudo_label_stats,
+)
+from src.distill.transforms import parse_transforms
+from src.errors import ConfigError
+from src.train.jobfile import atomic_write_text, read_job, write_job
+from src.tracking.provenance import git_info
+from src.train.resume import find_previous_job, job_fingerprint
+
+log = logging.getLogger(__name__)
+
+STUDENT_INITS = ("scratch", "teacher")
+
+
+def check_distill_config(cfg: DictConfig) -> None:
+    """Clear errors for a distillation config that cannot work, before anything trains."""
+    if cfg.get("distill") is None:
+        raise ConfigError("task=distill needs a `distill:` block; start from experiment=data_distillation.")
+    if cfg.data.get("labelled_fraction") is None:
+        raise ConfigError("task=distill needs data.labelled_fraction (e.g. 0.1): the rest of the training split is "
+                          "the unlabelled part the teacher labels.")
+    if cfg.data.get("pseudo_labels"):
+        raise ConfigError("data.pseudo_labels is written by the distillation job itself; leave it null.")
+    sets = cfg.distill.transform_sets
+    for name, specs in sets.items():
+        parse_transforms(list(specs))
+    if not cfg.distill.students:
+        raise ConfigError("distill.students is empty: name at least one student (transforms + threshold).")
+    for name, student in cfg.distill.students.items():
+        if student.transforms not in sets:
+            raise ConfigError(f"distill.students.{name}.transforms={student.transforms!r} is not a transform set; "
+                              f"defined: {list(sets)}.")
+        _threshold(student.threshold, name)
+    init = cfg.distill.student.get("init", "scratch")
+    if init not in STUDENT_INITS:
+        raise ConfigError(f"distill.student.init={init!r}; use scratch (retrain, as the paper) or teacher (fine-tune).")
+
+
+def _threshold(value: Any, name: str) -> float | None:
+    """None for the class-proportional heuristic, else the fixed threshold."""
+    if value == "heuristic":
+        return None
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = -1.0
+    if not 0.0 <= t <= 1.0:
+        raise ConfigError(f"distill.students.{name}.threshold={value!r}; use heuristic or a number in [0, 1].")
+    return t
+
+
+def _job_folder(cfg: DictConfig, fingerprint: str) -> tuple[Path, dict]:
+    """This job's folder: an earlier unfinished (or, in a sweep, finished) one with the same config, else output_dir."""
+    out = Path(cfg.output_dir)
+    if cfg.get("resume", "auto") == "never":
+        return out, {}
+    own = read_job(out)
+    if own and own.get("fingerprint") == fingerprint:
+        return out, own
+    if cfg.get("resume_root"):
+        previous = find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
+        if previous and (previous[1].get("status") != "finished" or cfg.get("skip_finished")):
+            log.info("continuing the earlier distillation job in %s (same config)", previous[0])
+            return previous
+    return out, {}
+
+
+def _sub_config(cfg: DictConfig, name: str, folder: Path, run_id: str | None, **overrides: Any) -> DictConfig:
+    """The plain training config of the teacher or a student: the job's config without `distill`, in its own folder."""
+    sub = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    with open_dict(sub):
+        sub.pop("distill")
+        sub.task = "train"
+        sub.output_dir = str(folder / name)
+        sub.parent_run_id = run_id
+        sub.run_name = name
+        sub.resume_root = None
+        sub.skip_finished = True  # a finished teacher or student is not trained again
+        for key, value in overrides.items():
+            OmegaConf.update(sub, key, value, merge=True)
+    return sub
+
+
+def teacher_logits(model, images: np.ndarray, transforms, norm: Normalization, batch: int) -> np.ndarray:
+    """Logits (T, N, C) of ``model`` on every transform of the uint8 images."""
+    return np.stack([
+        np.asarray(model.predict(norm.apply_numpy(t.apply(images)), batch_size=batch, verbose=0), np.float32)
+        for t in transforms
+    ])
+
+
+def distill(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) the job; returns and writes results.json (baseline and per-student metrics)."""
+    from src.train import train
+    from src.train.loop import mark_run_killed, tracking_run
+
+    check_distill_config(cfg)
+    started = time.perf_counter()
+    fingerprint = job_fingerprint(cfg)
+    out, record = _job_folder(cfg, fingerprint)
+    if record.get("status") == "finished" and (out / "results.json").exists():
+        log.info("distillation job finished before in %s with the same config: skipped", out)
+        return json.loads((out / "results.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
+              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1)
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    try:
+        with tracking_run(cfg, record.get("mlflow_run_id")) as run:
+            run_id = run.info.run_id if run else None
+            if run and not record.get("mlflow_run_id"):
+                write_job(out, mlflow_run_id=run_id)
+                _log_job_inputs(cfg, out)
+            results = _run(cfg, out, run_id, train)
+            results["wall_seconds"] = time.perf_counter() - started  # this invocation (a resumed job: since resuming)
+            results.update(git_info())
+            atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+            if run:
+                import mlflow
+
+                mlflow.log_metrics(flat_metrics(results))
+                for name in ("results.json", "pseudo_labels.csv", "threshold_curve.csv"):
+                    mlflow.log_artifact(str(out / name))
+        write_job(out, status="finished")
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        record = write_job(out, status="interrupted" if interrupted else "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
+            mark_run_killed(cfg, record["mlflow_run_id"])
+        raise
+    log.info("distillation (labelled %.0f %%, seed %s): baseline %.4f, %s -> %s", 100 * cfg.data.labelled_fraction,
+             cfg.seed, results["baseline"]["test_accuracy"],
+             ", ".join(f"{k} {v['test_accuracy'] or float('nan'):.4f}" for k, v in results["students"].items()), out)
+    return results
+
+
+def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any]:
+    from src.models.saving import load_model
+
+    teacher = train(_sub_config(cfg, "teacher", out, run_id))
+    labelled, pool = load_semi_supervised(cfg.data)
+    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
+    images = adapt_images(pool.images, size, channels, cfg.data.get("resize", "pad"))
+    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
+    model = load_model(out / "teacher" / "model.keras", compile=False)
+    frequencies = np.bincount(labelled.y_train, minlength=labelled.num_classes) / len(labelled.y_train)
+    method = cfg.distill.get("ensemble", "mean_prob")
+
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for set_name in {s.transforms for s in cfg.distill.students.values()}:
+        transforms = parse_transforms(list(cfg.distill.transform_sets[set_name]))
+        logits = teacher_logits(model, images, transforms, norm, int(cfg.data.eval_batch_size))
+        predictions[set_name] = ensemble(logits, method)
+        log.info("teacher on %d unlabelled images x %d transforms (%s): ensemble accuracy %.4f", len(images),
+                 len(transforms), set_name, float((predictions[set_name][0] == pool.hidden_labels).mean()))
+    _write_threshold_curve(out, predictions, pool.hidden_labels, cfg.distill.get("threshold_curve", []))
+
+    students: dict[str, Any] = {}
+    stats_rows = []
+    for name, student in cfg.distill.students.items():
+        labels, scores = predictions[student.transforms]
+        threshold = _threshold(student.threshold, name)
+        if threshold is None:
+            mask, _ = class_proportional_mask(labels, scores, frequencies, float(cfg.distill.get("heuristic_min_score", 0.0)))
+        else:
+            mask = fixed_threshold_mask(scores, threshold)
+        stats = pseudo_label_stats(labels, mask, pool.hidden_labels, labelled.num_classes)  # reporting only
+        if mask.any():
+            path = save_pseudo_labels(out / "pseudo" / f"{name}.npz", pool.indices[mask], labels[mask], scores[mask])
+            overrides = {"data.pseudo_labels": str(path), **_student_train_overrides(cfg, out, len(labelled.y_train), mask.sum())}
+            accuracy = train(_sub_config(cfg, name, out, run_id, **overrides))["test_accuracy"]
+        else:
+            log.warning("student %s: no pseudo-label passes its threshold %s, so it is not trained (lower the "
+                        "threshold); recorded without accuracy", name, student.threshold)
+            accuracy = None
+        students[name] = {
+            "test_accuracy": accuracy, "transforms": student.transforms,
+            "threshold": str(student.threshold), "pseudo_count": stats.count, "pseudo_coverage": stats.coverage,
+            "pseudo_precision": stats.precision if stats.count else None,
+            "gain_vs_baseline": None if accuracy is None else accuracy - teacher["test_accuracy"],
+        }
+        stats_rows += [{"student": name, "class": c, "count": int(stats.per_class_count[c]),
+                        "precision": float(stats.per_class_precision[c]), "recall": float(stats.per_class_recall[c])}
+                       for c in range(labelled.num_classes)]
+    _write_csv(out / "pseudo_labels.csv", stats_rows)
+    return {
+        "labelled_fraction": float(cfg.data.labelled_fraction), "seed": int(cfg.seed), "model": cfg.model.name,
+        "labelled_examples": int(len(labelled.y_train)), "unlabelled_examples": int(len(pool.indices)),
+        "baseline": {"test_accuracy": teacher["test_accuracy"]}, "students": students,
+    }
+
+
+def student_epochs(setting: Any, teacher_epochs: int, labelled: int, pseudo: int) -> int:
+    """``same_steps``: as many SGD steps as the teacher took on the labelled part alone (equal compute for
+    baseline and student), i.e. teacher epochs × labelled / (labelled + pseudo), at least 1; or a number."""
+    if setting == "same_steps":
+        return max(1, round(teacher_epochs * labelled / (labelled + pseudo)))
+    if isinstance(setting, int) and setting >= 1:
+        return setting
+    raise ConfigError(f"distill.student.epochs={setting!r}; use same_steps or a positive integer.")
+
+
+def _student_train_overrides(cfg: DictConfig, out: Path, labelled: int, pseudo: int) -> dict[str, Any]:
+    extra = cfg.distill.student.get("train")
+    overrides = {f"train.{k}": v for k, v in (OmegaConf.to_container(extra) if extra is not None else {}).items()}
+    overrides["train.epochs"] = student_epochs(cfg.distill.student.get("epochs", "same_steps"), int(cfg.train.epochs),
+                                               labelled, int(pseudo))
+    if cfg.distill.student.get("init", "scratch") == "teacher":
+        overrides["train.init_weights"] = str(out / "teacher" / "model.keras")
+    return overrides
+
+
+def _write_threshold_curve(out: Path, predictions, hidden: np.ndarray, thresholds) -> None:
+    rows = [{"transforms": name, "threshold": t, "coverage": cov, "precision": prec}
+            for name, (labels, scores) in sorted(predictions.items())
+            for t, cov, prec in precision_coverage_curve(labels, scores, hidden, list(thresholds))]
+    _write_csv(out / "threshold_curve.csv", rows)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    import io
+
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """MLflow metrics with one key per student and quantity (the compare view lines the points up on them)."""
+    metrics = {"baseline.test_accuracy": float(results["baseline"]["test_accuracy"])}
+    for name, student in results["students"].items():
+        for key in ("test_accuracy", "gain_vs_baseline", "pseudo_count", "pseudo_coverage", "pseudo_precision"):
+            if student[key] is not None:
+                metrics[f"{name}.{key}"] = float(student[key])
+    return metrics
+
+
+def _log_job_inputs(cfg: DictConfig, out: Path) -> None:
+    import mlflow
+
+    from src.tracking import flatten_config
+
+    mlflow.log_params(flatten_config(OmegaConf.to_container(cfg, resolve=True)))
+    mlflow.set_tag("task", "distill")
+    mlflow.log_artifact(str(out / "config.yaml"))
