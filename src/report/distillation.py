@@ -1,0 +1,258 @@
+"""Report of a data-distillation sweep: accuracy per labelled fraction and method (mean ± std over seeds),
+paired tests of the claims, pseudo-label quality, and two plots.
+
+    python -m src.report.distillation multirun/data_distillation/<time> [more folders] --out experiments/data_distillation
+
+Reads every job folder's ``results.json`` and ``threshold_curve.csv`` (src/distill/job.py), so an
+interrupted sweep reports what finished. Seeds pair the methods (one labelled part and one teacher per
+seed), so claims are judged by a paired t-test over seeds (two-sided, α = 0.05): "yes" when the mean
+difference is positive and significant, "no (the opposite)" when negative and significant, else
+"inconclusive at n seeds".
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ALPHA = 0.05
+BASELINE = "baseline"
+
+#: (claim, method A, method B): "A beats B" is tested per labelled fraction, when both ran.
+CLAIMS = [
+    ("multi-transform inference beats single-transform inference (students, heuristic threshold)",
+     "multi_heuristic", "single_heuristic"),
+    ("the student beats the supervised baseline (multi-transform, heuristic)", "multi_heuristic", BASELINE),
+    ("the student beats the supervised baseline (single-transform, heuristic)", "single_heuristic", BASELINE),
+    ("the class-proportional heuristic beats the fixed threshold (multi-transform)", "multi_heuristic", "multi_fixed"),
+    ("the paper's rescaling transforms beat the training-time ones (flip + shifts)", "multi_scale_heuristic",
+     "multi_heuristic"),
+]
+
+
+def read_jobs(folders: list[Path]) -> list[dict[str, Any]]:
+    """results.json of every finished distillation job under the folders (one level down, or the folder itself)."""
+    jobs = []
+    for folder in folders:
+        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
+            if path.exists():
+                result = json.loads(path.read_text())
+                if "students" in result:
+                    result["folder"] = str(path.parent)
+                    jobs.append(result)
+    return jobs
+
+
+def accuracy_table(jobs: list[dict[str, Any]]) -> dict[float, dict[str, dict[int, float]]]:
+    """fraction -> method -> seed -> test accuracy (methods: baseline and every student that trained)."""
+    table: dict[float, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for job in jobs:
+        row = table[job["labelled_fraction"]]
+        row[BASELINE][job["seed"]] = job["baseline"]["test_accuracy"]
+        for name, student in job["students"].items():
+            if student["test_accuracy"] is not None:
+                row[name][job["seed"]] = student["test_accuracy"]
+    return table
+
+
+def paired_test(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int, float]:
+    """(mean of a−b, its std, number of paired seeds, two-sided paired t-test p; nan below 2 seeds or no spread)."""
+    seeds = sorted(set(a) & set(b))
+    diffs = [a[s] - b[s] for s in seeds]
+    if len(diffs) < 2:
+        return (diffs[0] if diffs else math.nan), math.nan, len(diffs), math.nan
+    mean, std = statistics.fmean(diffs), statistics.stdev(diffs)
+    if std == 0:
+        return mean, std, len(diffs), (0.0 if mean else 1.0)
+    from scipy import stats
+
+    return mean, std, len(diffs), float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue)
+
+
+def verdict(mean: float, p: float, n: int) -> str:
+    if not math.isfinite(p):
+        return f"inconclusive (only {n} paired seed{'s' if n != 1 else ''})"
+    if p < ALPHA:
+        return "yes" if mean > 0 else "no (the opposite holds)"
+    return f"inconclusive at {n} seeds"
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def pseudo_summary(jobs: list[dict[str, Any]]) -> dict[tuple[float, str], dict[str, float]]:
+    """(fraction, student) -> mean pseudo-label count, coverage and precision over seeds."""
+    values: dict[tuple[float, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for job in jobs:
+        for name, student in job["students"].items():
+            for key in ("pseudo_count", "pseudo_coverage", "pseudo_precision"):
+                if student.get(key) is not None:
+                    values[(job["labelled_fraction"], name)][key].append(float(student[key]))
+    return {k: {q: statistics.fmean(v) for q, v in d.items()} for k, d in values.items()}
+
+
+def write_results_csv(jobs: list[dict[str, Any]], path: Path) -> None:
+    fields = ["labelled_fraction", "seed", "method", "test_accuracy", "gain_vs_baseline", "pseudo_count",
+              "pseudo_coverage", "pseudo_precision", "transforms", "threshold", "folder"]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for job in sorted(jobs, key=lambda j: (j["labelled_fraction"], j["seed"])):
+            base = {"labelled_fraction": job["labelled_fraction"], "seed": job["seed"], "folder": job["folder"]}
+            writer.writerow({**base, "method": BASELINE, "test_accuracy": job["baseline"]["test_accuracy"]})
+            for name, student in job["students"].items():
+                writer.writerow({**base, "method": name, **{k: student.get(k) for k in fields if k in student}})
+
+
+def plot_accuracy(table, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fractions = sorted(table)
+    methods = sorted({m for row in table.values() for m in row}, key=lambda m: (m != BASELINE, m))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for k, method in enumerate(methods):
+        xs, ys, es = [], [], []
+        for f in fractions:
+            accs = list(table[f].get(method, {}).values())
+            if accs:
+                xs.append(100 * f * (1 + 0.015 * (k - len(methods) / 2)))  # small offsets keep error bars apart
+                ys.append(statistics.fmean(accs))
+                es.append(statistics.stdev(accs) if len(accs) > 1 else 0.0)
+        ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=method, linestyle="--" if method == BASELINE else "-")
+    ax.set_xlabel("labelled part of the training split (%)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.set_xticks([100 * f for f in fractions])
+    ax.set_title("Data distillation on Fashion-MNIST")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def read_curves(jobs: list[dict[str, Any]]) -> dict[tuple[float, str], dict[float, tuple[list[float], list[float]]]]:
+    """(fraction, transform set) -> threshold -> (coverages, precisions) over seeds."""
+    curves: dict = defaultdict(lambda: defaultdict(lambda: ([], [])))
+    for job in jobs:
+        path = Path(job["folder"]) / "threshold_curve.csv"
+        if not path.exists():
+            continue
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                if row["precision"] not in ("", "nan"):
+                    cov, prec = curves[(job["labelled_fraction"], row["transforms"])][float(row["threshold"])]
+                    cov.append(float(row["coverage"]))
+                    prec.append(float(row["precision"]))
+    return curves
+
+
+def plot_threshold_curves(curves, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_p, ax_c) = plt.subplots(1, 2, figsize=(10, 4))
+    for (fraction, transforms), points in sorted(curves.items()):
+        ts = sorted(points)
+        label = f"{100 * fraction:g} % labelled, {transforms}"
+        ax_p.plot(ts, [statistics.fmean(points[t][1]) for t in ts], marker=".", label=label)
+        ax_c.plot(ts, [statistics.fmean(points[t][0]) for t in ts], marker=".", label=label)
+    ax_p.set(xlabel="score threshold", ylabel="pseudo-label precision (hidden labels)", title="precision vs threshold")
+    ax_c.set(xlabel="score threshold", ylabel="coverage of the unlabelled part", title="coverage vs threshold")
+    for ax in (ax_p, ax_c):
+        ax.grid(alpha=0.3)
+    ax_p.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(folders: list[Path], out: Path, command: str | None = None) -> str:
+    jobs = read_jobs(folders)
+    if not jobs:
+        raise SystemExit(f"no finished distillation job (results.json with students) under {', '.join(map(str, folders))}")
+    out.mkdir(parents=True, exist_ok=True)
+    table = accuracy_table(jobs)
+    write_results_csv(jobs, out / "results.csv")
+    plot_accuracy(table, out / "accuracy_vs_labelled_fraction.png")
+    plot_threshold_curves(read_curves(jobs), out / "precision_vs_threshold.png")
+    pseudo = pseudo_summary(jobs)
+
+    commits = sorted({j.get("git_commit", "unknown")[:10] for j in jobs})
+    seeds = sorted({j["seed"] for j in jobs})
+    lines = [
+        "# Data distillation on Fashion-MNIST (experiment data_distillation)", "",
+        f"Command: `{command or 'python -m src.run experiment=data_distillation'}`  ",
+        f"Report: `python -m src.report.distillation {' '.join(map(str, folders))} --out {out}`  ",
+        f"Commit(s) of the runs: {', '.join(commits)}; jobs: {len(jobs)} (seeds {seeds}); "
+        f"summed job wall time {sum(j.get('wall_seconds', 0.0) for j in jobs) / 60:.1f} min.", "",
+        "Each job: a teacher (the supervised baseline) trained on a stratified labelled part, pseudo-labels for the "
+        "rest of the training split, and students retrained from scratch on labelled + pseudo-labelled images "
+        "(6:4 per batch), each for as many SGD steps as its teacher. Test accuracy on the 10,000 test images.", "",
+        "## Test accuracy (mean ± std over seeds)", "",
+        "| labelled | method | test accuracy | Δ vs baseline (paired, mean ± std) | paired p | pseudo-labels | coverage | precision |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for fraction in sorted(table):
+        row = table[fraction]
+        for method in sorted(row, key=lambda m: (m != BASELINE, m)):
+            accs = [row[method][s] for s in sorted(row[method])]
+            if method == BASELINE:
+                delta = p_text = "–"
+            else:
+                mean, std, n, p = paired_test(row[method], row[BASELINE])
+                delta = f"{100 * mean:+.2f} ± {100 * std:.2f} pp" if math.isfinite(std) else f"{100 * mean:+.2f} pp"
+                p_text = f"{p:.3f}" if math.isfinite(p) else "–"
+            stats = pseudo.get((fraction, method), {})
+            lines.append(
+                f"| {100 * fraction:g} % | {method} | {_mean_std(accs)} | {delta} | {p_text} | "
+                + (f"{stats['pseudo_count']:,.0f} | {stats['pseudo_coverage']:.3f} | {stats.get('pseudo_precision', math.nan):.4f} |"
+                   if stats else "– | – | – |")
+            )
+    lines += ["", "## The claims, per labelled fraction (paired t-test over seeds, α = 0.05)", "",
+              "| claim | labelled | mean difference | seeds | p | verdict |", "|---|---|---|---|---|---|"]
+    for claim, a, b in CLAIMS:
+        for fraction in sorted(table):
+            if a in table[fraction] and b in table[fraction]:
+                mean, std, n, p = paired_test(table[fraction][a], table[fraction][b])
+                lines.append(f"| {claim} | {100 * fraction:g} % | {100 * mean:+.2f} pp | {n} | "
+                             f"{p:.3f} | {verdict(mean, p, n)} |" if math.isfinite(p) else
+                             f"| {claim} | {100 * fraction:g} % | {100 * mean:+.2f} pp | {n} | – | {verdict(mean, p, n)} |")
+    lines += ["", "![test accuracy against the labelled fraction](accuracy_vs_labelled_fraction.png)", "",
+              "![pseudo-label precision and coverage against the score threshold](precision_vs_threshold.png)", "",
+              "Per-point rows: `results.csv`; per-class pseudo-label counts, precision and recall: each job's "
+              "`pseudo_labels.csv` (and its MLflow run)."]
+    notes = out / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
+    text = "\n".join(lines) + "\n"
+    (out / "README.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="sweep folders (multirun/data_distillation/<time>) or job folders")
+    parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. experiments/data_distillation")
+    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
+    args = parser.parse_args(argv)
+    print(write_report(args.folders, args.out, args.command))
+
+
+if __name__ == "__main__":
+    main()
