@@ -52,13 +52,32 @@ def main(cfg: DictConfig) -> float | None:
     else:
         from src.train import train as run_task
 
+    go_on = multirun and not cfg.get("fail_fast", False)
     try:
         results = run_task(cfg)
     except SuiteError as exc:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
+        if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
+            _record_failure(cfg, exc)
+            return None
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 — a bug in one point must not cost the sweep its other points
+        if not go_on:
+            raise
+        log.exception("point failed (the sweep goes on; fail_fast=true stops it instead)")
+        _record_failure(cfg, exc)
+        return None
     return results.get("test_accuracy")
+
+
+def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
+    """Mark the point's folder failed when the job failed before writing its own record."""
+    from src.train.jobfile import read_job, write_job
+
+    out = Path(cfg.output_dir)
+    if (read_job(out) or {}).get("status") not in ("failed", "interrupted"):
+        write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
 
 
 if __name__ == "__main__":
