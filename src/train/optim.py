@@ -103,16 +103,21 @@ def build_schedule(train_cfg: Mapping[str, Any], steps_per_epoch: int, batch_siz
 
 
 def build_optimizer(train_cfg: Mapping[str, Any], steps_per_epoch: int, batch_size: int) -> keras.optimizers.Optimizer:
-    """SGD with momentum (Nesterov option) and decoupled weight decay on kernels only (not BN, biases)."""
+    """SGD with momentum (Nesterov option), decoupled weight decay on kernels only (not BN, biases), and
+    optional clipping of the global gradient norm (``train.clip_norm``, for networks without BN)."""
     if train_cfg.get("optimizer", "sgd") != "sgd":
         raise ConfigError(f"train.optimizer={train_cfg.get('optimizer')!r} is unknown; only 'sgd' is supported.")
     if float(train_cfg["learning_rate"]) <= 0:
         raise ConfigError(f"train.learning_rate must be > 0, got {train_cfg['learning_rate']}.")
+    clip = train_cfg.get("clip_norm")
+    if clip is not None and float(clip) <= 0:
+        raise ConfigError(f"train.clip_norm must be > 0 or null, got {clip}.")
     opt = keras.optimizers.SGD(
         learning_rate=build_schedule(train_cfg, steps_per_epoch, batch_size),
         momentum=float(train_cfg.get("momentum", 0.9)),
         nesterov=bool(train_cfg.get("nesterov", True)),
         weight_decay=float(train_cfg.get("weight_decay", 0.0)) or None,
+        global_clipnorm=None if clip is None else float(clip),
     )
     if train_cfg.get("weight_decay"):
         opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
