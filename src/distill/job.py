@@ -129,7 +129,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
         return json.loads((out / "results.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1)
+              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, **git_info())
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
         with tracking_run(cfg, record.get("mlflow_run_id")) as run:

@@ -29,6 +29,7 @@ from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
 from src.report.curves import read_history
+from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
@@ -188,7 +189,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if action == "new":
         clear_state(out)  # a reused folder's state belongs to another config, or resume=never
     write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0)
+              host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
+              **git_info())
     try:
         with _sigterm_as_interrupt():
             return _train(cfg, out, resuming=action == "resume",
