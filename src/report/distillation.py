@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ALPHA = 0.05
+from src.report.stats import mean_std, paired
+
 BASELINE = "baseline"
 
 #: (claim, method A, method B): "A beats B" is tested per labelled fraction, when both ran.
@@ -59,36 +60,6 @@ def accuracy_table(jobs: list[dict[str, Any]]) -> dict[float, dict[str, dict[int
             if student["test_accuracy"] is not None:
                 row[name][job["seed"]] = student["test_accuracy"]
     return table
-
-
-def paired_test(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int, float]:
-    """(mean of a−b, its std, number of paired seeds, two-sided paired t-test p; nan below 2 seeds or no spread)."""
-    seeds = sorted(set(a) & set(b))
-    diffs = [a[s] - b[s] for s in seeds]
-    if len(diffs) < 2:
-        return (diffs[0] if diffs else math.nan), math.nan, len(diffs), math.nan
-    mean, std = statistics.fmean(diffs), statistics.stdev(diffs)
-    if std == 0:
-        return mean, std, len(diffs), (0.0 if mean else 1.0)
-    from scipy import stats
-
-    return mean, std, len(diffs), float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue)
-
-
-def verdict(mean: float, p: float, n: int) -> str:
-    if not math.isfinite(p):
-        return f"inconclusive (only {n} paired seed{'s' if n != 1 else ''})"
-    if p < ALPHA:
-        return "yes" if mean > 0 else "no (the opposite holds)"
-    return f"inconclusive at {n} seeds"
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
 def pseudo_summary(jobs: list[dict[str, Any]]) -> dict[tuple[float, str], dict[str, float]]:
@@ -215,12 +186,13 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
             if method == BASELINE:
                 delta = p_text = "–"
             else:
-                mean, std, n, p = paired_test(row[method], row[BASELINE])
+                c = paired(row[method], row[BASELINE])
+                mean, std, p = c.mean_diff, c.std, c.p
                 delta = f"{100 * mean:+.2f} ± {100 * std:.2f} pp" if math.isfinite(std) else f"{100 * mean:+.2f} pp"
                 p_text = f"{p:.3f}" if math.isfinite(p) else "–"
             stats = pseudo.get((fraction, method), {})
             lines.append(
-                f"| {100 * fraction:g} % | {method} | {_mean_std(accs)} | {delta} | {p_text} | "
+                f"| {100 * fraction:g} % | {method} | {mean_std(accs)} | {delta} | {p_text} | "
                 + (f"{stats['pseudo_count']:,.0f} | {stats['pseudo_coverage']:.3f} | {stats.get('pseudo_precision', math.nan):.4f} |"
                    if stats else "– | – | – |")
             )
@@ -229,10 +201,10 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
     for claim, a, b in CLAIMS:
         for fraction in sorted(table):
             if a in table[fraction] and b in table[fraction]:
-                mean, std, n, p = paired_test(table[fraction][a], table[fraction][b])
-                lines.append(f"| {claim} | {100 * fraction:g} % | {100 * mean:+.2f} pp | {n} | "
-                             f"{p:.3f} | {verdict(mean, p, n)} |" if math.isfinite(p) else
-                             f"| {claim} | {100 * fraction:g} % | {100 * mean:+.2f} pp | {n} | – | {verdict(mean, p, n)} |")
+                c = paired(table[fraction][a], table[fraction][b])
+                p_text = f"{c.p:.3f}" if math.isfinite(c.p) else "–"
+                lines.append(f"| {claim} | {100 * fraction:g} % | {100 * c.mean_diff:+.2f} pp | {c.n_a} | {p_text} | "
+                             f"{c.verdict()} |")
     lines += ["", "![test accuracy against the labelled fraction](accuracy_vs_labelled_fraction.png)", "",
               "![pseudo-label precision and coverage against the score threshold](precision_vs_threshold.png)", "",
               "Per-point rows: `results.csv`; per-class pseudo-label counts, precision and recall: each job's "
