@@ -28,7 +28,7 @@ def _overrides(args: Sequence[str]) -> list[tuple[str, str]] | None:
         if arg.startswith("-") or "=" not in arg or arg[0] in "+~":
             continue
         key, value = arg.split("=", 1)
-        if key.startswith("hydra") or "/" in key or "@" in key:
+        if key.startswith("hydra") or key.startswith("/") or "@" in key:
             continue
         pairs.append((key, value))
     return pairs
@@ -60,7 +60,8 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
     pairs = _overrides(args)
     if not pairs:
         return None
-    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+    # config groups, nested ones included (point/<experiment>: an ablation's points)
+    groups = {str(p.relative_to(conf_dir)) for p in conf_dir.rglob("*") if p.is_dir() and any(p.glob("*.yaml"))}
     selections = []
     for key, value in pairs:
         if key not in groups:

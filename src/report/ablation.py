@@ -1,0 +1,200 @@
+"""Report of an ablation sweep, to sit beside the paper's table: per point, test accuracy over seeds, the
+point's parameters and multiply-adds at CPU scale and at the paper's settings, the paper's printed
+figures, and a verdict per paper claim (Welch's t-test over seeds, src/report/stats.py).
+
+    python -m src.report.ablation multirun/shufflenet_groups/<time> --out experiments/shufflenet_groups
+
+The experiment is the sweep folder's parent name (or ``--experiment``); what it compares is in
+src/report/ablation_specs.py. Unfinished and failed points are listed, not hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
+from src.report.stats import Comparison, mean_std, welch
+from src.report.sweep_table import point_dirs
+
+
+def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Every point of the sweeps: its config, results (None if unfinished), job record and folder."""
+    points = []
+    for sweep in sweep_dirs:
+        for folder in point_dirs(sweep):
+            resumed = folder / "resumed_in.txt"
+            job_dir = Path(resumed.read_text().strip()) if resumed.exists() else folder
+            cfg_path = job_dir / "config.yaml" if (job_dir / "config.yaml").exists() else folder / ".hydra" / "config.yaml"
+            cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
+            results = json.loads((job_dir / "results.json").read_text()) if (job_dir / "results.json").exists() else None
+            job = json.loads((job_dir / "job.json").read_text()) if (job_dir / "job.json").exists() else {}
+            points.append({"folder": str(folder), "cfg": cfg, "results": results, "job": job})
+    return points
+
+
+def label(spec: AblationSpec, cfg: dict[str, Any]) -> str:
+    return " ".join(f"{key.split('.')[-1]}={value(cfg, key)}" for key in spec.label_keys)
+
+
+def group_points(spec: AblationSpec, points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """label -> {"cfg": a representative config, "acc": {seed: test accuracy}, "results": [...], "unfinished": [...]}."""
+    groups: dict[str, dict[str, Any]] = {}
+    for point in points:
+        name = label(spec, point["cfg"])
+        group = groups.setdefault(name, {"cfg": point["cfg"], "acc": {}, "results": [], "unfinished": []})
+        if point["results"] is not None:
+            group["acc"][point["cfg"].get("seed")] = point["results"]["test_accuracy"]
+            group["results"].append(point["results"])
+        else:
+            group["unfinished"].append(f"{point['folder']} ({point['job'].get('status', 'not started')})")
+    return groups
+
+
+def matches(cfg: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(value(cfg, key) == want for key, want in wanted.items())
+
+
+def judge(claim: Claim, groups: dict[str, dict[str, Any]]) -> tuple[str, str, Comparison | None, str]:
+    """(better label, worse label, comparison, verdict) of a claim; the verdict explains a missing side."""
+    sides = []
+    for wanted in (claim.better, claim.worse):
+        found = [name for name, g in groups.items() if matches(g["cfg"], wanted) and g["acc"]]
+        if len(found) != 1:
+            return "–", "–", None, f"not judged: {len(found)} finished points match {dict(wanted)}"
+        sides.append(found[0])
+    c = welch(list(groups[sides[0]]["acc"].values()), list(groups[sides[1]]["acc"].values()))
+    if claim.kind == "similar":
+        if not math.isfinite(c.p):
+            text = f"inconclusive (only {min(c.n_a, c.n_b)} seeds per side)"
+        elif c.p < 0.05:
+            text = "no: they differ significantly"
+        else:
+            text = "consistent: no significant difference"
+    else:
+        text = c.verdict()
+    return sides[0], sides[1], c, text
+
+
+def paper_counts(spec: AblationSpec, cfg: dict[str, Any]) -> tuple[int, int]:
+    """(trainable parameters, multiply-adds) of the network the point stands for at the paper's settings."""
+    from src.models import build_model
+    from src.profiling import count_macs, count_params
+
+    net = spec.paper_network(cfg)
+    model = build_model(net.model, input_shape=net.input_shape, classes=net.classes, **net.knobs)
+    return count_params(model).trainable, count_macs(model).total
+
+
+def plot(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Path | None:
+    done = {k: g for k, g in groups.items() if g["acc"] and g["results"]}
+    if not done:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, g in done.items():
+        accs = list(g["acc"].values())
+        macs = g["results"][0]["macs"] / 1e6
+        ax.errorbar(macs, statistics.fmean(accs), yerr=statistics.stdev(accs) if len(accs) > 1 else 0, marker="o",
+                    capsize=3, color="C0")
+        ax.annotate(name, (macs, statistics.fmean(accs)), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("multiply-adds per image at the run's input (M)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
+    if experiment not in SPECS:
+        raise SystemExit(f"error: no ablation spec for {experiment!r}; known: {', '.join(SPECS)} (src/report/ablation_specs.py)")
+    spec = SPECS[experiment]
+    points = read_points(sweep_dirs)
+    groups = group_points(spec, points)
+    out.mkdir(parents=True, exist_ok=True)
+    figure_keys = sorted({k for g in groups.values() for k in spec.paper_figures(g["cfg"])})
+    commits = sorted({p["job"].get("git_commit", "unknown")[:10] for p in points if p["results"]})
+    finished = [p for p in points if p["results"]]
+    lines = [
+        f"# {spec.title} (experiment {experiment})", "",
+        f"Paper: {spec.source}.  ",
+        f"Command: `python -m src.run experiment={experiment}`  ",
+        f"Report: `python -m src.report.ablation {' '.join(map(str, sweep_dirs))} --out {out}`  ",
+        f"Runs: {len(finished)} of {len(points)} points finished, commit(s) {', '.join(commits) or '–'}; summed job wall "
+        f"time {sum(p['results'].get('wall_seconds', 0) for p in finished) / 60:.1f} min.", "",
+        "Accuracy is Fashion-MNIST test accuracy at CPU scale (the experiment file states the recipe); parameters "
+        "and multiply-adds are given for the run's network and for the network the point stands for at the "
+        "paper's settings, beside the paper's printed figures.", "",
+        "| point | seeds | test accuracy | params (run) | MACs (run) | params (paper setting) | MACs (paper setting) | "
+        + " | ".join(figure_keys) + " |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(figure_keys),
+    ]
+    rows = []
+    for name, g in groups.items():
+        params, macs = paper_counts(spec, g["cfg"])
+        run = g["results"][0] if g["results"] else {}
+        figures = spec.paper_figures(g["cfg"])
+        accs = [g["acc"][s] for s in sorted(g["acc"], key=str)]
+        lines.append(
+            f"| {name} | {len(accs)} | {mean_std(accs)} | {run.get('params_trainable', 0) / 1e6:.3f} M | "
+            f"{run.get('macs', 0) / 1e6:.2f} M | {params / 1e6:.3f} M | {macs / 1e6:.1f} M | "
+            + " | ".join(figures.get(k, "–") for k in figure_keys) + " |"
+        )
+        rows.append({"point": name, "seeds": len(accs), "accuracies": json.dumps(accs),
+                     "mean": statistics.fmean(accs) if accs else None,
+                     "std": statistics.stdev(accs) if len(accs) > 1 else None,
+                     "params_run": run.get("params_trainable"), "macs_run": run.get("macs"),
+                     "params_paper_setting": params, "macs_paper_setting": macs, **figures})
+    lines += ["", "## The paper's claims at this scale (Welch's t-test over seeds, two-sided, α = 0.05)", "",
+              "| claim | A | B | A − B | seeds | p | reproduced? |", "|---|---|---|---|---|---|---|"]
+    for claim in spec.claims:
+        a, b, c, text = judge(claim, groups)
+        if c is None:
+            lines.append(f"| {claim.text} | – | – | – | – | – | {text} |")
+        else:
+            p = f"{c.p:.3f}" if math.isfinite(c.p) else "–"
+            lines.append(f"| {claim.text} | {a} | {b} | {100 * c.mean_diff:+.2f} pp | {c.n_a}/{c.n_b} | {p} | {text} |")
+    unfinished = [u for g in groups.values() for u in g["unfinished"]]
+    if unfinished:
+        lines += ["", "## Unfinished points", ""] + [f"- {u}" for u in unfinished]
+    figure = plot(groups, out / "accuracy_vs_macs.png", spec.title)
+    if figure:
+        lines += ["", f"![test accuracy against multiply-adds]({figure.name})"]
+    notes = out / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
+    text = "\n".join(lines) + "\n"
+    (out / "README.md").write_text(text)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with (out / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dirs", nargs="+", type=Path, help="sweep folders, e.g. multirun/shufflenet_groups/<time>")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--experiment", help="the ablation's name (default: the first sweep folder's parent name)")
+    args = parser.parse_args(argv)
+    print(write_report(args.experiment or args.sweep_dirs[0].resolve().parent.name, args.sweep_dirs, args.out))
+
+
+if __name__ == "__main__":
+    main()
