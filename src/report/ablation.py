@@ -41,7 +41,9 @@ def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
 
 
 def label(spec: AblationSpec, cfg: dict[str, Any]) -> str:
-    return " ".join(f"{key.split('.')[-1]}={value(cfg, key)}" for key in spec.label_keys)
+    """The point's name: its ablation_point, or key=value of the swept knobs."""
+    return " ".join(str(value(cfg, key)) if key == "ablation_point" else f"{key.split('.')[-1]}={value(cfg, key)}"
+                    for key in spec.label_keys)
 
 
 def group_points(spec: AblationSpec, points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -149,9 +151,10 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
         run = g["results"][0] if g["results"] else {}
         figures = spec.paper_figures(g["cfg"])
         accs = [g["acc"][s] for s in sorted(g["acc"], key=str)]
+        run_params = f"{run['params_trainable'] / 1e6:.3f} M" if run else "–"
+        run_macs = f"{run['macs'] / 1e6:.2f} M" if run else "–"
         lines.append(
-            f"| {name} | {len(accs)} | {mean_std(accs)} | {run.get('params_trainable', 0) / 1e6:.3f} M | "
-            f"{run.get('macs', 0) / 1e6:.2f} M | {params / 1e6:.3f} M | {macs / 1e6:.1f} M | "
+            f"| {name} | {len(accs)} | {mean_std(accs)} | {run_params} | {run_macs} | {params / 1e6:.3f} M | {macs / 1e6:.1f} M | "
             + " | ".join(figures.get(k, "–") for k in figure_keys) + " |"
         )
         rows.append({"point": name, "seeds": len(accs), "accuracies": json.dumps(accs),
