@@ -10,6 +10,13 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
 fi
 
+# The MLflow-UI browser test (-m slow) needs headless Chromium: INSTALL_BROWSER=1 bash scripts/install.sh
+if [ "${INSTALL_BROWSER:-0}" = "1" ] && ! command -v chromedriver >/dev/null; then
+    echo "== installing Debian's chromium and chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     echo "== creating .venv"
