@@ -29,7 +29,7 @@ from src.distill.pseudo_labels import (
 )
 from src.distill.transforms import parse_transforms
 from src.errors import ConfigError
-from src.train.jobfile import atomic_write_text, read_job, write_job
+from src.train.jobfile import atomic_write_text, point_to_job, read_job, write_job
 from src.tracking.provenance import git_info
 from src.train.resume import find_previous_job, job_fingerprint
 
@@ -124,6 +124,7 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     fingerprint = job_fingerprint(cfg)
     out, record = _job_folder(cfg, fingerprint)
+    point_to_job(Path(cfg.output_dir), out)
     if record.get("status") == "finished" and (out / "results.json").exists():
         log.info("distillation job finished before in %s with the same config: skipped", out)
         return json.loads((out / "results.json").read_text())

@@ -23,6 +23,7 @@ import yaml
 from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
 from src.report.stats import Comparison, mean_std, welch
 from src.report.sweep_table import point_dirs
+from src.train.jobfile import POINTER_FILE
 
 
 def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -30,7 +31,7 @@ def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
     points = []
     for sweep in sweep_dirs:
         for folder in point_dirs(sweep):
-            resumed = folder / "resumed_in.txt"
+            resumed = folder / POINTER_FILE
             job_dir = Path(resumed.read_text().strip()) if resumed.exists() else folder
             cfg_path = job_dir / "config.yaml" if (job_dir / "config.yaml").exists() else folder / ".hydra" / "config.yaml"
             cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}

@@ -18,7 +18,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.train.jobfile import read_job
+from src.train.jobfile import POINTER_FILE, read_job
 
 
 #: job.json statuses of a point that did not finish.
@@ -42,7 +42,7 @@ def failed_points(sweep_dir: Path) -> list[tuple[str, str, str]]:
     failures = []
     for point in points:
         record = read_job(point) or {}
-        resumed = point / "resumed_in.txt"
+        resumed = point / POINTER_FILE
         if resumed.exists():  # the point continued an earlier job in that job's folder
             record = read_job(Path(resumed.read_text().strip())) or record
         status = record.get("status", "failed")

@@ -57,3 +57,14 @@ def job_folders(root: Path):
             for path in root.glob(pattern):
                 yield path.parent
 
+
+
+#: In a job folder whose job ran (or was found finished) in another folder: the path of that folder.
+POINTER_FILE = "resumed_in.txt"
+
+
+def point_to_job(folder: Path, job_dir: Path) -> None:
+    """Record in ``folder`` (a new Hydra folder) that its job lives in ``job_dir`` (resumed or skipped)."""
+    if Path(folder).resolve() != Path(job_dir).resolve():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / POINTER_FILE).write_text(f"{job_dir}\n")

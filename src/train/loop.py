@@ -33,6 +33,7 @@ from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
+from src.train.jobfile import point_to_job
 from src.train.resume import (
     TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, reap_dead_jobs,
     restore_state, running_elsewhere, saved_epoch, write_job,
@@ -169,6 +170,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if action == "skip":
         log.info("%s: finished before in %s with the same config: skipped (resume=never runs it again)",
                  cfg.model.name, previous_dir)
+        point_to_job(Path(cfg.output_dir), previous_dir)
         return json.loads((previous_dir / "results.json").read_text())
     if action == "resume":
         log.info("resuming the unfinished job in %s after epoch %d (same config; resume=never starts afresh)",
@@ -179,8 +181,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 "wait for it, or start a separate one with resume=never."
             )
         if previous_dir != Path(cfg.output_dir):
-            Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
-            (Path(cfg.output_dir) / "resumed_in.txt").write_text(f"{previous_dir}\n")
+            point_to_job(Path(cfg.output_dir), previous_dir)
             cfg = cfg.copy()
             with open_dict(cfg):
                 cfg.output_dir = str(previous_dir)

@@ -4,10 +4,13 @@ MLflow and in the exit code; ``fail_fast=true`` stops at the first failure inste
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import mlflow
 
-from tests.conftest import TINY_JOB
+from tests.conftest import ROOT, TINY_JOB
 from tests.test_cli import run_cli
 
 DIVERGES = "1e12"  # a learning rate whose loss turns NaN in the first epoch
@@ -31,6 +34,15 @@ def test_failed_point_is_listed_and_the_sweep_goes_on(tmp_path):
     assert parent[0].data.tags["failed_points"] == "0 [train.learning_rate=1000000000000.0]"
     statuses = sorted(r.info.status for r in runs if r.data.tags.get("sweep") != "parent")
     assert statuses == ["FAILED", "FINISHED"]
+    # The same command again (a new sweep folder): the finished point is skipped, not listed as failed.
+    again = subprocess.run(
+        [sys.executable, "-m", "src.run", "-m", *job, f"train.learning_rate={DIVERGES},0.05",
+         "experiment_name=failing_sweep", f"hydra.sweep.dir={tmp_path}/multi2"],
+        cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MLFLOW_TRACKING_URI": uri},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert again.returncode == 1 and "sweep finished with 1 of 2 points failed" in again.stderr
+    assert "point 1 [" not in again.stderr and (tmp_path / "multi2" / "1" / "resumed_in.txt").exists()
 
 
 def test_fail_fast_stops_at_the_first_failing_point(tmp_path):
