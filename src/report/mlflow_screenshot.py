@@ -142,6 +142,9 @@ def compare_view(tracking_uri: str, experiment: str, out: Path, metrics: tuple[s
                 time.sleep(1.0)
             out.parent.mkdir(parents=True, exist_ok=True)
             browser.execute_script("window.scrollTo(0, 0);")
+            for element in browser.execute_script(_SCROLLABLE):  # back to the top of every pane
+                browser.execute_script("arguments[0].scrollTop = 0;", element)
+            time.sleep(1.0)
             browser.save_screenshot(str(out))
             return text
         finally:
