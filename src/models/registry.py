@@ -37,6 +37,9 @@ class ModelSpec:
     #: Every knob's valid alternatives, first the default; the zoo test builds each and checks that it
     #: changes the graph (a knob that does nothing is a bug).
     knob_choices: dict[str, tuple] = field(default_factory=dict)
+    #: Knobs that act only together with other knobs' values (e.g. an SE reduction ratio needs an SE
+    #: unit): knob -> the values of the others that the zoo test builds it with.
+    knob_context: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def knobs(self) -> dict[str, Any]:
         """Knob name -> default value (builder arguments that are neither common nor fixed)."""

@@ -380,7 +380,8 @@ for _depth in SE_DEPTHS:
     )
 for _depth in CIFAR_DEPTHS:
     register_model(
-        f"resnet{_depth}", cifar_resnet, fixed={"depth": _depth, "se_reduction": 16}, family="resnet_cifar",
+        f"resnet{_depth}", cifar_resnet, fixed={"depth": _depth}, family="resnet_cifar",
         paper=f"{PAPER}, §4.2 and Table 6", default_input_shape=(32, 32, 3), small_input_shape=(32, 32, 3),
-        knob_choices={"shortcut": ("A", "B"), "se_position": SE_POSITIONS},
+        knob_choices={"shortcut": ("A", "B"), "se_position": SE_POSITIONS, "se_reduction": SE_REDUCTIONS},
+        knob_context={"se_reduction": {"se_position": "standard"}},  # r acts only with an SE unit
     )

@@ -121,9 +121,11 @@ def test_every_knob_choice_changes_the_graph(name):
     for knob, choices in spec.knob_choices.items():
         if knob in base:
             continue  # the small-input knobs themselves: below
+        context = spec.knob_context.get(knob, {})  # e.g. se_reduction is built with an SE unit on
+        before = graph_signature(small_model(name, **context)) if context else reference
         for value in choices[1:]:
-            assert graph_signature(small_model(name, **{knob: value})) != reference, (
-                f"{name}: {knob}={value!r} builds the same graph as {knob}={choices[0]!r}"
+            assert graph_signature(small_model(name, **context, **{knob: value})) != before, (
+                f"{name}: {knob}={value!r} builds the same graph as {knob}={choices[0]!r} (with {context})"
             )
     # The small-input knobs' other values, at the small input where they fit, else (a paper-size stem
     # on a 32-pixel input is refused with a ConfigError) both values at the default input.
