@@ -1,4 +1,5 @@
-"""Float32 TFLite export with builtin ops only, verified in LiteRT against the Keras model.
+"""TFLite export (float32, float16, dynamic-range int8, full-integer int8) with builtin ops only,
+verified in LiteRT against the Keras model.
 
 Keras' own ``model.export(format="litert")`` enables SELECT_TF_OPS (flex) by default, which a plain
 Android runtime lacks; we convert with ``TFLITE_BUILTINS`` only and fail loudly otherwise. Files are
@@ -46,8 +47,40 @@ def _non_builtin_ops(converter_message: str) -> list[str]:
     return sorted(names)
 
 
-def convert_to_tflite(model: keras.Model, path: str | Path, batch_size: int = 1) -> Path:
-    """Convert ``model`` to a float32 .tflite at ``path`` with a fixed [batch_size, H, W, C] input.
+#: Export formats: float32; float16 weights; dynamic-range int8 weights (float activations); full-integer
+#: int8 (weights and activations, int8 input and output, calibrated on representative images).
+FORMATS = ("float32", "float16", "dynamic_int8", "int8")
+#: Representative images the int8 calibration uses at most.
+CALIBRATION_IMAGES = 256
+
+
+def _set_quantization(converter, fmt: str, representative: np.ndarray | None) -> None:
+    import tensorflow as tf
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown TFLite format {fmt!r}; use one of {list(FORMATS)} (export.formats).")
+    if fmt == "float32":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if fmt == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif fmt == "int8":
+        if representative is None or len(representative) == 0:
+            raise ExportError("int8 export needs representative images (preprocessed like the model's input) "
+                              "to calibrate activation ranges.")
+        calibration = np.asarray(representative[:CALIBRATION_IMAGES], np.float32)
+        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+
+
+def convert_to_tflite(
+    model: keras.Model, path: str | Path, batch_size: int = 1, fmt: str = "float32",
+    representative: np.ndarray | None = None,
+) -> Path:
+    """Convert ``model`` to a .tflite at ``path`` with a fixed [batch_size, H, W, C] input, in format ``fmt``
+    (FORMATS; ``int8`` needs ``representative`` images for calibration and has int8 input and output).
 
     Builtin ops only: a model that needs flex (Select TF) or custom ops raises ExportError naming them.
     The file is written atomically; nothing is written when conversion fails.
@@ -66,6 +99,7 @@ def convert_to_tflite(model: keras.Model, path: str | Path, batch_size: int = 1)
         model.export(saved, format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        _set_quantization(converter, fmt, representative)
         try:
             flatbuffer = converter.convert()
         except Exception as exc:  # ConverterError; its text names the ops
@@ -180,10 +214,26 @@ def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -
                 _allocate(interp, path)
             else:  # pad to the fixed batch, drop the padding below
                 chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
-        interp.set_tensor(inp["index"], np.ascontiguousarray(chunk, dtype=np.float32))
+        interp.set_tensor(inp["index"], _quantize(chunk, inp))
         interp.invoke()
-        results.append(interp.get_tensor(out["index"])[:n].copy())
+        results.append(_dequantize(interp.get_tensor(out["index"])[:n], out))
     return np.concatenate(results)
+
+
+def _quantize(images: np.ndarray, detail: dict) -> np.ndarray:
+    """float32 images as the input tensor wants them (int8 inputs: with its scale and zero point)."""
+    if detail["dtype"] == np.float32:
+        return np.ascontiguousarray(images, dtype=np.float32)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.ascontiguousarray(np.clip(np.round(images / scale + zero), info.min, info.max).astype(detail["dtype"]))
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values.copy()
+    scale, zero = detail["quantization"]
+    return (values.astype(np.float32) - zero) * scale
 
 
 def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -238,9 +288,13 @@ def export_and_verify(
     name: str = "model",
     num_threads: int = 2,
     batch_size: int = 256,
+    fmt: str = "float32",
+    representative: np.ndarray | None = None,
 ) -> TfliteReport:
-    """Write ``out_dir/name.tflite``, verify it on ``images``, write the report as ``name.tflite.json``."""
-    path = convert_to_tflite(model, Path(out_dir) / f"{name}.tflite")
+    """Write ``out_dir/name.tflite`` (``name.<fmt>.tflite`` for other formats), verify it on ``images``, write
+    the report beside it as ``.json``."""
+    filename = f"{name}.tflite" if fmt == "float32" else f"{name}.{fmt}.tflite"
+    path = convert_to_tflite(model, Path(out_dir) / filename, fmt=fmt, representative=representative)
     report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
     _atomic_write(Path(f"{path}.json"), json.dumps(report.as_dict(), indent=2).encode())
     return report

@@ -283,6 +283,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     x_test, y_test = _subset(adapt_images(splits.x_test, size, channels, resize), splits.y_test, data_cfg.get("eval_subset"))
     norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
 
+    _check_export_formats(cfg)  # before training: a typo here must not cost a training run
     model = build_from_config(cfg, (size, size, channels), splits.num_classes)
     deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
     params, macs = count_params(deployed), count_macs(deployed)
@@ -386,14 +387,18 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
         model_path = out / "model.keras"
         deployed.save(model_path)
 
-        tflite_report = None
+        tflite_reports = []
         if cfg.export.get("enabled", False):
             from src.export import export_and_verify
 
             limit = cfg.export.get("max_eval_examples")
             xe, ye = _subset(x_test, y_test, limit)
-            tflite_report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name)
-            results.update(tflite_report.as_metrics())
+            calibration = norm.apply_numpy(x_train[:256])  # int8: activation ranges from training images
+            for fmt in cfg.export.get("formats") or ["float32"]:
+                report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name, fmt=fmt,
+                                           representative=calibration)
+                results.update(report.as_metrics("tflite_" if fmt == "float32" else f"tflite_{fmt}_"))
+                tflite_reports.append(report)
         results["wall_seconds"] = time.perf_counter() - started
         results["train_images_per_s"] = float(np.median(history["images_per_s"]))
         atomic_write_text(out / "results.json", json.dumps(results, indent=2))
@@ -408,13 +413,23 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
             mlflow.log_artifact(str(out / "results.json"))
             mlflow.log_artifact(str(out / "history.csv"))
             mlflow.log_artifact(str(out / "curves.png"))
-            if tflite_report is not None:
-                mlflow.log_artifact(tflite_report.path, artifact_path="tflite")
-                mlflow.log_artifact(tflite_report.path + ".json", artifact_path="tflite")
+            for report in tflite_reports:
+                mlflow.log_artifact(report.path, artifact_path="tflite")
+                mlflow.log_artifact(report.path + ".json", artifact_path="tflite")
             results["mlflow_run_id"] = run_id
         write_job(out, status="finished")
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
     return results
+
+
+def _check_export_formats(cfg: DictConfig) -> None:
+    from src.export.tflite import FORMATS
+
+    if not cfg.export.get("enabled", False):
+        return
+    for fmt in cfg.export.get("formats") or []:
+        if fmt not in FORMATS:
+            raise ConfigError(f"export.formats has {fmt!r}; use any of {list(FORMATS)}, e.g. export.formats=[float32,int8].")
 
 
 def _load_initial_weights(model: keras.Model, path: str) -> None:

@@ -140,3 +140,77 @@ def test_missing_file_and_bad_inputs(exported, tmp_path):
         verify_tflite(out / "small.tflite", model, images[:0])
     with pytest.raises(ExportError, match="labels for"):
         verify_tflite(out / "small.tflite", model, images, labels[:5])
+
+
+@pytest.fixture(scope="module")
+def trained_net():
+    """A small conv net trained to clear margins on a separable synthetic task (quantisation keeps its decisions)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 400)
+    images = rng.normal(0, 0.3, (400, 16, 16, 1)).astype(np.float32)
+    for k in range(5):  # class k: a bright 4x4 patch at its own place
+        images[labels == k, 3 * k : 3 * k + 4, 3 * k : 3 * k + 4, 0] += 2.0
+    inputs = keras.Input((16, 16, 1))
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Dense(64, activation="relu")(layers.Flatten()(x))  # 131 k weights: size is the weights'
+    model = keras.Model(inputs, layers.Dense(5)(x), name="quant_net")
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(images, labels, epochs=15, batch_size=32, verbose=0)
+    return model, images, labels
+
+
+@pytest.mark.parametrize("fmt, max_rel_diff, min_agreement", [
+    ("float16", 0.005, 0.99), ("dynamic_int8", 0.05, 0.98), ("int8", 0.05, 0.98),
+])
+def test_quantised_formats_agree_with_keras_and_shrink_the_file(trained_net, tmp_path, fmt, max_rel_diff, min_agreement):
+    model, images, labels = trained_net
+    span = float(np.ptp(model.predict(images, verbose=0)))  # logit range: the scale quantisation error is relative to
+    float_report = export_and_verify(model, tmp_path, images, labels, name="net")
+    report = export_and_verify(model, tmp_path, images, labels, name="net", fmt=fmt, representative=images[:100])
+    assert report.path.endswith(f"net.{fmt}.tflite") and (tmp_path / f"net.{fmt}.tflite.json").exists()
+    assert report.max_abs_logit_diff < max_rel_diff * span and report.top1_agreement >= min_agreement
+    assert report.size_bytes < (0.6 if fmt == "float16" else 0.35) * float_report.size_bytes
+    assert float_report.tflite_accuracy > 0.9 and report.tflite_accuracy >= float_report.tflite_accuracy - 0.02
+
+
+def test_int8_is_full_integer_with_int8_input_and_output(trained_net, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, images, _ = trained_net
+    path = convert_to_tflite(model, tmp_path / "q.tflite", fmt="int8", representative=images[:50])
+    interp = Interpreter(model_path=str(path))
+    assert interp.get_input_details()[0]["dtype"] == np.int8 and interp.get_output_details()[0]["dtype"] == np.int8
+    float_ops = {"DEQUANTIZE", "QUANTIZE"} & set(tflite_op_names(path))
+    assert not float_ops, f"full-integer model still converts at its edges: {float_ops}"
+
+
+def test_int8_without_calibration_images_or_unknown_format_is_refused(tmp_path):
+    with pytest.raises(ExportError, match="representative images"):
+        convert_to_tflite(small_net(), tmp_path / "q.tflite", fmt="int8")
+    with pytest.raises(ExportError, match="unknown TFLite format"):
+        convert_to_tflite(small_net(), tmp_path / "q.tflite", fmt="int4")
+    assert not (tmp_path / "q.tflite").exists()
+
+
+def test_a_training_job_exports_every_listed_format(tmp_path):
+    from src.train import train
+    from tests.conftest import TINY_JOB, compose_config
+
+    job = [o for o in TINY_JOB if o != "export=none"] + ["export=tflite", "export.formats=[float32,int8]",
+                                                         "export.max_eval_examples=32"]
+    results = train(compose_config(job, tmp_path))
+    assert (tmp_path / "resnet20.tflite").exists() and (tmp_path / "resnet20.int8.tflite").exists()
+    assert 0.0 <= results["tflite_int8_top1_agreement"] <= 1.0 and results["tflite_top1_agreement"] == 1.0
+
+
+def test_an_unknown_export_format_stops_the_job_before_training(tmp_path):
+    from src.errors import ConfigError
+    from src.train import train
+    from tests.conftest import TINY_JOB, compose_config
+
+    job = [o for o in TINY_JOB if o != "export=none"] + ["export=tflite", "export.formats=[float32,int4]"]
+    with pytest.raises(ConfigError, match="int4"):
+        train(compose_config(job, tmp_path))
+    assert not (tmp_path / "history.csv").exists()
