@@ -184,6 +184,7 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
 
     students: dict[str, Any] = {}
     stats_rows = []
+    per_class: dict[str, float] = {}  # <student>.class<c>.pseudo_count / .pseudo_precision, as MLflow metrics
     for name, student in cfg.distill.students.items():
         labels, scores = predictions[student.transforms]
         threshold = _threshold(student.threshold, name)
@@ -206,6 +207,7 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
             "pseudo_precision": stats.precision if stats.count else None,
             "gain_vs_baseline": None if accuracy is None else accuracy - teacher["test_accuracy"],
         }
+        per_class.update({k: v for k, v in stats.as_metrics(name).items() if ".class" in k})
         stats_rows += [{"student": name, "class": c, "count": int(stats.per_class_count[c]),
                         "precision": float(stats.per_class_precision[c]), "recall": float(stats.per_class_recall[c])}
                        for c in range(labelled.num_classes)]
@@ -214,6 +216,7 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
         "labelled_fraction": float(cfg.data.labelled_fraction), "seed": int(cfg.seed), "model": cfg.model.name,
         "labelled_examples": int(len(labelled.y_train)), "unlabelled_examples": int(len(pool.indices)),
         "baseline": {"test_accuracy": teacher["test_accuracy"]}, "students": students,
+        "per_class_metrics": per_class,
     }
 
 
@@ -262,6 +265,7 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
         for key in ("test_accuracy", "gain_vs_baseline", "pseudo_count", "pseudo_coverage", "pseudo_precision"):
             if student[key] is not None:
                 metrics[f"{name}.{key}"] = float(student[key])
+    metrics.update(results.get("per_class_metrics", {}))
     return metrics
 
 

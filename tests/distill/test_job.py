@@ -91,7 +91,8 @@ def test_job_logs_one_run_with_nested_teacher_and_students(tmp_path, tracking_ur
     runs = client.search_runs([client.get_experiment_by_name("data_distillation").experiment_id])
     job = [r for r in runs if r.data.tags.get("task") == "distill"]
     assert len(job) == 1 and job[0].info.status == "FINISHED"
-    assert {"baseline.test_accuracy", "multi_heuristic.pseudo_precision"} <= set(job[0].data.metrics)
+    assert {"baseline.test_accuracy", "multi_heuristic.pseudo_precision", "multi_heuristic.class0.pseudo_count"} \
+        <= set(job[0].data.metrics)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == job[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == ["multi_fixed", "multi_heuristic", "multi_scale_heuristic",
                                                                "single_heuristic", "teacher"]
