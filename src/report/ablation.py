@@ -24,6 +24,7 @@ from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
 from src.report.stats import Comparison, mean_std, welch
 from src.report.sweep_table import point_dirs
 from src.train.jobfile import POINTER_FILE
+from src.report.markdown import write_readme
 
 
 def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -178,11 +179,7 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
     figure = plot(groups, out / "accuracy_vs_macs.png", spec.title)
     if figure:
         lines += ["", f"![test accuracy against multiply-adds]({figure.name})"]
-    notes = out / "NOTES.md"
-    if notes.exists():
-        lines += ["", notes.read_text().rstrip()]
-    text = "\n".join(lines) + "\n"
-    (out / "README.md").write_text(text)
+    text = write_readme(out, lines)
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with (out / "results.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from src.report.stats import mean_std, paired
+from src.report.markdown import write_readme
 
 BASELINE = "baseline"
 
@@ -209,11 +210,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
               "![pseudo-label precision and coverage against the score threshold](precision_vs_threshold.png)", "",
               "Per-point rows: `results.csv`; per-class pseudo-label counts, precision and recall: each job's "
               "`pseudo_labels.csv` (and its MLflow run)."]
-    notes = out / "NOTES.md"
-    if notes.exists():
-        lines += ["", notes.read_text().rstrip()]
-    text = "\n".join(lines) + "\n"
-    (out / "README.md").write_text(text)
+    text = write_readme(out, lines)
     return text
 
 

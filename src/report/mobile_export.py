@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify
+from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
 
@@ -90,11 +91,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
         lines.append(f"| {r['model']} | {r['format']} | {r['size_kb']:.0f} | {r['keras_accuracy']:.4f} | "
                      f"{r['tflite_accuracy']:.4f} | {delta:+.2f} | {r['top1_agreement']:.4f} | "
                      f"{r['max_abs_logit_diff']:.2g} | {r['latency_ms_1_thread']:.2f} | {r['latency_ms_2_threads']:.2f} |")
-    notes = out / "NOTES.md"
-    if notes.exists():
-        lines += ["", notes.read_text().rstrip()]
-    text = "\n".join(lines) + "\n"
-    (out / "README.md").write_text(text)
+    text = write_readme(out, lines)
     return text
 
 

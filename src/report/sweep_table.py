@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from src.report.curves import read_history
+from src.report.markdown import write_readme
 
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
@@ -124,10 +125,7 @@ def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path, pl
         )
     if plot is not None:
         lines += ["", f"![test accuracy against multiply-adds]({plot.name})"]
-    notes = path.parent / "NOTES.md"
-    if notes.exists():
-        lines += ["", notes.read_text().rstrip()]
-    path.write_text("\n".join(lines) + "\n")
+    write_readme(path.parent, lines)
 
 
 def plot_accuracy_vs_macs(rows: list[dict], path: Path, title: str) -> Path | None:
