@@ -1,7 +1,8 @@
 """Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
 
-A thin Hydra wrapper around `src.train.train` (or `src.distill.distill` for ``task=distill``); user errors (bad config, missing data, unknown
-model) print one clear message and exit with code 2 instead of a traceback."""
+A thin Hydra wrapper around `src.train.train` (or `src.distill.distill` for ``task=distill``); user
+errors (bad config, missing data, unknown model) print one clear message and exit with code 2 instead
+of a traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail_fast=false``)."""
 
 from __future__ import annotations
 
