@@ -1,6 +1,6 @@
 """Summarise a finished (or interrupted) sweep: one row per point, held against the public table.
 
-    python -m src.report.sweep_table multirun/<experiment>/<timestamp> --out experiments/<experiment>
+    python -m src.report.sweep_table multirun/<experiment>/<timestamp> [more sweeps] --out experiments/<experiment>
 
 Reads each point's job folder (``results.json``, ``config.yaml``, ``history.csv``, written by
 ``src.train.loop``), so a sweep that was killed still reports the points that finished and lists the
@@ -44,6 +44,10 @@ PUBLIC_ROWS: dict[str, tuple[str, float]] = {
     "mobilenet_v2": ("MobileNet", 0.950),
     "mobilenet_v3_small": ("MobileNet", 0.950),
     "mobilenet_v3_large": ("MobileNet", 0.950),
+    # no entry of their own in the table: held against its efficient-network row, as issue 4 asks
+    "shufflenet_v1": ("MobileNet", 0.950),
+    "shufflenet_v2": ("MobileNet", 0.950),
+    "igc": ("MobileNet", 0.950),
 }
 
 COLUMNS = [
@@ -100,7 +104,7 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec)
 
 
-def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path, plot: Path | None = None) -> None:
+def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | str, plot: Path | None = None) -> None:
     lines = [
         f"# {title}",
         "",
@@ -162,19 +166,24 @@ def plot_accuracy_vs_macs(rows: list[dict], path: Path, title: str) -> Path | No
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path, help="a Hydra sweep folder, e.g. multirun/<experiment>/<time>")
+    parser.add_argument("sweep_dirs", type=Path, nargs="+",
+                        help="Hydra sweep folder(s), e.g. multirun/<experiment>/<time> (several: one table)")
     parser.add_argument("--out", type=Path, required=True, help="folder for README.md and results.csv")
     parser.add_argument("--title", default=None, help="heading of README.md (default: the experiment's name)")
     args = parser.parse_args(argv)
-    rows = [read_point(d) for d in point_dirs(args.sweep_dir)]
+    rows = []
+    for k, sweep_dir in enumerate(args.sweep_dirs):
+        for row in (read_point(d) for d in point_dirs(sweep_dir)):
+            row["point"] = row["point"] if len(args.sweep_dirs) == 1 else f"{k}/{row['point']}"
+            rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
-    title = args.title or args.sweep_dir.parent.name
+    title = args.title or args.sweep_dirs[0].parent.name
     plot = plot_accuracy_vs_macs(rows, args.out / "accuracy_vs_macs.png", title)
-    write_markdown(rows, args.out / "README.md", title, args.sweep_dir, plot)
+    write_markdown(rows, args.out / "README.md", title, " ".join(map(str, args.sweep_dirs)), plot)
     finished = sum(r["status"] == "finished" for r in rows)
     print(f"{finished}/{len(rows)} points finished -> {args.out / 'README.md'}")
     return rows

@@ -51,3 +51,12 @@ def test_finished_and_unfinished_points_with_public_rows(tmp_path):
 def test_a_folder_without_points_is_refused_clearly(tmp_path):
     with pytest.raises(SystemExit, match="holds no point folders"):
         sweep_table.main([str(tmp_path), "--out", str(tmp_path / "r")])
+
+
+def test_several_sweeps_make_one_table(tmp_path):
+    first, second = tmp_path / "multirun" / "zoo" / "t1", tmp_path / "multirun" / "zoo" / "t2"
+    _point(first, 0, "mobilenet_v3_small", {"test_accuracy": 0.93})
+    _point(second, 0, "shufflenet_v2", {"test_accuracy": 0.92})
+    rows = sweep_table.main([str(first), str(second), "--out", str(tmp_path / "report")])
+    assert [(r["point"], r["model"]) for r in rows] == [("0/0", "mobilenet_v3_small"), ("1/0", "shufflenet_v2")]
+    assert f"{first} {second}" in (tmp_path / "report" / "README.md").read_text()
