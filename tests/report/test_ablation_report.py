@@ -63,3 +63,11 @@ def test_similar_claims_are_judged_as_consistent_or_not(sweep):
 def test_unknown_experiment_is_refused(tmp_path, sweep):
     with pytest.raises(SystemExit, match="no ablation spec"):
         main([str(sweep), "--out", str(tmp_path / "o"), "--experiment", "nope"])
+
+
+def test_a_rerun_sweep_that_skipped_or_resumed_points_counts_each_job_once(sweep, tmp_path):
+    rerun = sweep.parent / "t1"
+    for index in range(10):
+        (rerun / str(index)).mkdir(parents=True)
+        (rerun / str(index) / "resumed_in.txt").write_text(f"{sweep / str(index)}\n")
+    assert len(read_points([sweep, rerun])) == 10
