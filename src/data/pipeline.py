@@ -86,6 +86,19 @@ def _augment(image: tf.Tensor, seed: tf.Tensor, crop_pad: int, flip: bool) -> tf
     return image
 
 
+def _example(x: tf.Tensor, y: tf.Tensor, i: tf.Tensor, aug_seed: tf.Tensor, crop_pad: int, flip: bool):
+    """Example ``i`` of (x, y), cropped/flipped with the stateless ``aug_seed`` when augmentation is on."""
+    image = tf.gather(x, i)
+    if crop_pad or flip:
+        image = _augment(image, aug_seed, crop_pad, flip)
+    return image, tf.gather(y, i)
+
+
+def _normalised(ds: tf.data.Dataset, norm: Normalization) -> tf.data.Dataset:
+    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return math.ceil(num_examples / batch_size)
 
@@ -112,10 +125,7 @@ def train_dataset(
         )
 
         def load(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            image = tf.gather(x, i)
-            if crop_pad or flip:
-                image = _augment(image, tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i]), crop_pad, flip)
-            return image, tf.gather(y, i)
+            return _example(x, y, i, tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i]), crop_pad, flip)
 
         return (
             tf.data.Dataset.from_tensor_slices(order)
@@ -124,8 +134,7 @@ def train_dataset(
         )
 
     ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
-    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _normalised(ds, norm)
 
 
 def mixed_train_dataset(
@@ -160,11 +169,8 @@ def mixed_train_dataset(
         order = tf.concat(passes, 0)[:need]
 
         def load(position: tf.Tensor, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            image = tf.gather(x, i)
-            if crop_pad or flip:
-                aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, position * 8 + src])
-                image = _augment(image, aug_seed, crop_pad, flip)
-            return image, tf.gather(y, i)
+            aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, position * 8 + src])
+            return _example(x, y, i, aug_seed, crop_pad, flip)
 
         positions = tf.range(need, dtype=tf.int64)
         return (tf.data.Dataset.from_tensor_slices((positions, order))
@@ -178,8 +184,7 @@ def mixed_train_dataset(
         )
 
     ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
-    ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _normalised(ds, norm)
 
 
 def batch_shares(batch_size: int, extra_ratio: float) -> tuple[int, int]:

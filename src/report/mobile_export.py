@@ -12,7 +12,6 @@ which supports chain networks only.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from src.bench.csv_out import write_rows
 from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify
 from src.report.markdown import write_readme
 
@@ -77,10 +77,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
 
 def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(rows, out / "results.csv")
     lines = ["# Mobile export: TFLite formats side by side", "", f"Command: `{command}`", "",
              "Test accuracy on Fashion-MNIST's 10,000 test images in LiteRT; agreement = top-1 agreement with the "
              "Keras model; latency = median of 50 batch-1 invokes in LiteRT (XNNPACK) on this CPU.", "",
