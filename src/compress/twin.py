@@ -2,11 +2,11 @@
 
 tfmot accepts tf_keras models only (shared/reference/pitfalls.md #2), and importing it sets
 ``TF_USE_LEGACY_KERAS=1`` for the whole process: keep this module and its callers out of every other
-code path (the compression jobs run in their own process). The twin is rebuilt layer by layer from the
-Keras 3 layers' own settings, the weights are copied, and `check_twin` asserts equal outputs.
-
-Supported now: chain models (each layer fed by the previous one) of the layer types in `_BUILDERS` —
-enough for LeNet-300-100 and LeNet-5; other graphs raise a clear error.
+code path (the compression jobs run in their own process). The twin is rebuilt node by node from the
+Keras 3 functional graph (any DAG: residual additions, concatenations, SE gates, channel split and
+shuffle), each layer from the Keras 3 layer's own settings, the weights are copied, and `check_twin`
+asserts equal outputs. The suite's own weight-free layers have tf_keras versions in `twin_layers`;
+grouped convolutions become one native ``Conv2D(groups=g)`` (same kernel layout).
 """
 
 from __future__ import annotations
@@ -26,63 +26,141 @@ def _tf_keras():
     return tf_keras
 
 
+#: Keras 3 activation name -> tf_keras layer factory (relu6 has no tf_keras activation string).
+def _activation_layer(name: str | None, tk, layer_name: str):
+    from src.compress import twin_layers
+
+    if name in (None, "linear"):
+        return tk.layers.Activation("linear", name=layer_name)
+    if name == "relu6":
+        return tk.layers.ReLU(max_value=6.0, name=layer_name)
+    if name == "hard_sigmoid":  # Keras 3's formula, not Keras 2's (pitfalls #3)
+        return twin_layers.TwinHardSigmoid(name=layer_name)
+    if name in ("hard_swish", "hard_silu"):
+        return twin_layers.TwinHardSwish(name=layer_name)
+    if name in ("relu", "softmax", "sigmoid", "tanh", "swish", "silu"):
+        return tk.layers.Activation("swish" if name == "silu" else name, name=layer_name)
+    raise ConfigError(f"activation {name!r} has no exact tf_keras twin here")
+
+
+def _activation_name(fn: Callable | None) -> str | None:
+    name = keras.activations.serialize(fn) if fn is not None else None
+    return name.get("config", name) if isinstance(name, dict) else name
+
+
+def _inline_activation(layer) -> str | None:
+    """The activation of a Conv/Dense layer, if tf_keras has the same one as a string."""
+    name = _activation_name(layer.activation)
+    if name not in (None, "linear", "relu", "softmax", "sigmoid", "tanh"):
+        raise ConfigError(f"{layer.name}: inline activation {name!r} has no exact tf_keras twin here "
+                          "(use a separate Activation layer)")
+    return None if name == "linear" else name
+
+
 def _dense(layer, tk) -> Any:
-    return tk.layers.Dense(layer.units, activation=_activation(layer.activation), use_bias=layer.use_bias,
-                           name=layer.name)
+    return tk.layers.Dense(layer.units, activation=_inline_activation(layer), use_bias=layer.use_bias, name=layer.name)
 
 
 def _conv2d(layer, tk) -> Any:
     return tk.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
                             dilation_rate=layer.dilation_rate, groups=layer.groups,
-                            activation=_activation(layer.activation), use_bias=layer.use_bias, name=layer.name)
+                            activation=_inline_activation(layer), use_bias=layer.use_bias, name=layer.name)
 
 
-def _activation(fn: Callable | None) -> str | None:
-    name = keras.activations.serialize(fn) if fn is not None else None
-    name = name.get("config", name) if isinstance(name, dict) else name
-    if name not in (None, "linear", "relu", "softmax", "sigmoid", "tanh"):
-        raise ConfigError(f"activation {name!r} has no exact tf_keras twin here (hard_sigmoid differs, pitfalls #3)")
-    return None if name == "linear" else name
+def _grouped_conv2d(layer, tk) -> Any:  # src.layers.GroupedConv2D: kernel (kh, kw, C_in/g, C_out) as Conv2D's
+    return tk.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                            dilation_rate=layer.dilation_rate, groups=layer.groups, use_bias=layer.use_bias,
+                            name=layer.name)
+
+
+def _depthwise(layer, tk) -> Any:
+    return tk.layers.DepthwiseConv2D(layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                                     depth_multiplier=layer.depth_multiplier, dilation_rate=layer.dilation_rate,
+                                     activation=_inline_activation(layer), use_bias=layer.use_bias, name=layer.name)
+
+
+def _custom(class_name: str, *attributes: str) -> Callable[[Any, Any], Any]:
+    def build(layer, tk) -> Any:
+        from src.compress import twin_layers
+
+        return getattr(twin_layers, class_name)(**{a: getattr(layer, a) for a in attributes}, name=layer.name)
+
+    return build
 
 
 _BUILDERS: dict[str, Callable[[Any, Any], Any]] = {
     "Dense": _dense,
     "Conv2D": _conv2d,
+    "DepthwiseConv2D": _depthwise,
+    "GroupedConv2D": _grouped_conv2d,
+    "NarrowGroupedConv2D": _grouped_conv2d,
     "MaxPooling2D": lambda layer, tk: tk.layers.MaxPooling2D(layer.pool_size, strides=layer.strides,
                                                              padding=layer.padding, name=layer.name),
     "AveragePooling2D": lambda layer, tk: tk.layers.AveragePooling2D(layer.pool_size, strides=layer.strides,
                                                                      padding=layer.padding, name=layer.name),
+    "GlobalAveragePooling2D": lambda layer, tk: tk.layers.GlobalAveragePooling2D(keepdims=layer.keepdims,
+                                                                                 name=layer.name),
+    "ZeroPadding2D": lambda layer, tk: tk.layers.ZeroPadding2D(layer.padding, name=layer.name),
     "Flatten": lambda layer, tk: tk.layers.Flatten(name=layer.name),
+    "Reshape": lambda layer, tk: tk.layers.Reshape(layer.target_shape, name=layer.name),
     "Dropout": lambda layer, tk: tk.layers.Dropout(layer.rate, name=layer.name),
-    "Activation": lambda layer, tk: tk.layers.Activation(_activation(layer.activation) or "linear", name=layer.name),
-    "ReLU": lambda layer, tk: tk.layers.ReLU(max_value=layer.max_value, name=layer.name),
-    "GlobalAveragePooling2D": lambda layer, tk: tk.layers.GlobalAveragePooling2D(name=layer.name),
+    "Activation": lambda layer, tk: _activation_layer(_activation_name(layer.activation), tk, layer.name),
+    "ReLU": lambda layer, tk: tk.layers.ReLU(max_value=layer.max_value, negative_slope=layer.negative_slope,
+                                             threshold=layer.threshold, name=layer.name),
     "BatchNormalization": lambda layer, tk: tk.layers.BatchNormalization(
         axis=layer.axis, momentum=layer.momentum, epsilon=layer.epsilon, center=layer.center, scale=layer.scale,
         name=layer.name),
+    "Add": lambda layer, tk: tk.layers.Add(name=layer.name),
+    "Multiply": lambda layer, tk: tk.layers.Multiply(name=layer.name),
+    "Concatenate": lambda layer, tk: tk.layers.Concatenate(axis=layer.axis, name=layer.name),
+    "HardSigmoid": _custom("TwinHardSigmoid"),
+    "HardSwish": _custom("TwinHardSwish"),
+    "ChannelShuffle": _custom("TwinChannelShuffle", "groups"),
+    "ChannelSplit": _custom("TwinChannelSplit"),
+    "ZeroPadShortcut": _custom("TwinZeroPadShortcut", "out_channels", "strides"),
 }
 
 
+def _node_of(layer, known: dict[int, Any]):
+    """The one call of ``layer``, whose inputs are already twinned (a layer called twice is refused)."""
+    nodes = layer._inbound_nodes
+    if len(nodes) != 1 or not all(id(t) in known for t in nodes[0].input_tensors):
+        raise ConfigError(f"{layer.name}: a twin needs each layer called exactly once in the graph "
+                          f"(found {len(nodes)} calls)")
+    return nodes[0]
+
+
 def tf_keras_twin(model: keras.Model):
-    """A tf_keras model with the same layers, names and weights as the chain model ``model``."""
+    """A tf_keras functional model with the same graph, layer names and weights as ``model``."""
     tk = _tf_keras()
-    body = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    previous = model.inputs[0]
-    for layer in body:
-        if type(layer).__name__ not in _BUILDERS:
-            raise ConfigError(f"{model.name}: layer {layer.name} ({type(layer).__name__}) has no tf_keras twin yet; "
-                              f"supported: {', '.join(sorted(_BUILDERS))}.")
-        if layer.input is not previous:
-            raise ConfigError(f"{model.name}: only chain models have a twin yet ({layer.name} is not fed by the "
-                              "layer before it).")
-        previous = layer.output
-    inputs = tk.Input(shape=model.input_shape[1:], name="input")
-    x = inputs
-    for layer in body:
+    unsupported = sorted({f"{layer.name} ({type(layer).__name__})" for layer in model.layers
+                          if type(layer).__name__ not in _BUILDERS and not isinstance(layer, keras.layers.InputLayer)})
+    if unsupported:
+        raise ConfigError(f"{model.name}: no tf_keras twin yet for {', '.join(unsupported[:5])}"
+                          f"{' …' if len(unsupported) > 5 else ''}; supported layers: {', '.join(sorted(_BUILDERS))}.")
+    known: dict[int, Any] = {}
+    inputs = []
+    for tensor in model.inputs:
+        inputs.append(tk.Input(shape=tuple(tensor.shape[1:]), name=tensor.name.split(":")[0] or "input"))
+        known[id(tensor)] = inputs[-1]
+
+    def twin_of(value):
+        return known[id(value)] if isinstance(value, keras.KerasTensor) else value
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        node = _node_of(layer, known)
         twin_layer = _BUILDERS[type(layer).__name__](layer, tk)
-        x = twin_layer(x)
+        args = keras.tree.map_structure(twin_of, node.arguments.args)
+        kwargs = keras.tree.map_structure(twin_of, node.arguments.kwargs)
+        outputs = twin_layer(*args, **kwargs)
+        ours, theirs = keras.tree.flatten(node.outputs), keras.tree.flatten(outputs)
+        for k3_tensor, tk_tensor in zip(ours, theirs, strict=True):
+            known[id(k3_tensor)] = tk_tensor
         twin_layer.set_weights(layer.get_weights())
-    return tk.Model(inputs, x, name=model.name)
+    outputs = [known[id(t)] for t in model.outputs]
+    return tk.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=model.name)
 
 
 def copy_weights_back(twin, model: keras.Model) -> None:

@@ -8,12 +8,9 @@ import os
 import subprocess
 import sys
 
-import keras
 import pytest
 
-from src.compress.twin import tf_keras_twin
 from src.errors import ConfigError
-from src.models import build_model
 from tests.conftest import ROOT
 
 
@@ -30,11 +27,6 @@ def test_prune_then_share_weights_on_the_twin_and_bring_them_back():
     assert result["ratio_pqh"] > result["ratio_pq"] > 10  # dense fp32 vs ~8 % kept at 6+5 bits
     assert result["back_diff"] <= 1e-5  # the Keras 3 model carries the compressed weights exactly
 
-
-def test_graphs_without_a_twin_yet_are_refused_by_name():
-    keras.backend.clear_session()
-    with pytest.raises(ConfigError, match="only chain models|has no tf_keras twin"):
-        tf_keras_twin(build_model("resnet20", input_shape=(16, 16, 1)))
 
 
 @pytest.mark.slow

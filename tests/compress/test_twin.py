@@ -1,0 +1,74 @@
+"""The tf_keras twin of zoo networks (any functional DAG): same graph, names and weights, equal logits."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from src.compress.twin import check_twin, copy_weights_back, tf_keras_twin
+from src.errors import ConfigError
+from src.models import build_model
+
+#: One network per kind of graph the twin must rebuild: residual Add and option-A shortcut, SE gates with
+#: hard-swish/hard-sigmoid, channel split + shuffle + concat, grouped 1x1 convs, Fire concat, IGC.
+NETWORKS = {
+    "resnet20": {},
+    "mobilenet_v3_small": {"stem": "cifar"},
+    "shufflenet_v2": {"stem": "cifar", "width_multiplier": 0.5},
+    "shufflenet_v1": {"stem": "cifar", "groups": 3, "width_multiplier": 0.5},
+    "squeezenet1_1": {"stem": "small", "bypass": "simple"},
+    "igc": {"depth": 8},
+}
+
+
+def _perturbed(model: keras.Model, seed: int = 0) -> keras.Model:
+    """Move every weight (BN statistics included) off its initial value, so equal outputs mean something."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        new = []
+        for variable, value in zip(layer.weights, layer.get_weights()):
+            noise = rng.normal(scale=0.05, size=value.shape)
+            new.append((np.abs(value) + 0.5 if "moving_variance" in variable.path else value + noise).astype("float32"))
+        if new:
+            layer.set_weights(new)
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_the_twin_computes_the_same_logits(name):
+    keras.backend.clear_session()
+    model = _perturbed(build_model(name, input_shape=(16, 16, 1), classes=10, classifier_activation=None,
+                                   **NETWORKS[name]))
+    twin = tf_keras_twin(model)
+    assert [w.shape for w in twin.weights] == [tuple(w.shape) for w in model.weights]
+    x = np.random.default_rng(1).normal(size=(3, 16, 16, 1)).astype("float32")
+    ours = keras.ops.convert_to_numpy(model(x, training=False))
+    scale = float(np.abs(ours).max())
+    assert scale > 0.05  # perturbed weights give non-trivial logits
+    assert np.max(np.abs(ours - np.asarray(twin(x, training=False)))) <= 1e-5 * max(1.0, scale)
+
+
+def test_weights_changed_on_the_twin_come_back_to_the_keras_model():
+    keras.backend.clear_session()
+    model = build_model("mobilenet_v3_small", input_shape=(16, 16, 1), classes=10, stem="cifar")
+    twin = tf_keras_twin(model)
+    layer = next(layer for layer in twin.layers if layer.name.endswith("_dwconv"))
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    copy_weights_back(twin, model)
+    assert not np.any(model.get_layer(layer.name).get_weights()[0])
+    assert check_twin(model, twin) <= 1e-5
+
+
+def test_layers_without_a_twin_are_refused_by_name():
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.LayerNormalization(name="odd_norm")(keras.layers.Conv2D(4, 3)(inputs))
+    with pytest.raises(ConfigError, match=r"odd_norm \(LayerNormalization\).*supported layers"):
+        tf_keras_twin(keras.Model(inputs, outputs))
+
+
+def test_a_layer_called_twice_is_refused():
+    inputs = keras.Input((8, 8, 4))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="shared_conv")
+    with pytest.raises(ConfigError, match="shared_conv.*exactly once"):
+        tf_keras_twin(keras.Model(inputs, conv(conv(inputs))))
