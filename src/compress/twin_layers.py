@@ -11,11 +11,27 @@ import tensorflow as tf
 import tf_keras
 
 
+def _relu6(x):
+    return tf.nn.relu6(x)
+
+
+# tfmot's QAT fake-quantises a layer's ``activation`` only if it knows the function by name; relu6 is
+# quantised exactly as relu is (after the activation, fused into the ADD in TFLite), so it goes by that name.
+_relu6.__name__ = "relu"
+
+
 class TwinHardSigmoid(tf_keras.layers.Layer):
-    """relu6(x + 3) / 6 (MobileNetV3 §5.2; Keras 2's own `hard_sigmoid` is 0.2x + 0.5, pitfalls #3)."""
+    """relu6(x + 3) / 6 (MobileNetV3 §5.2; Keras 2's own `hard_sigmoid` is 0.2x + 0.5, pitfalls #3).
+
+    relu6 is held as ``self.activation`` so that QAT can fake-quantise it (TFLite fuses it into the ADD):
+    with the output quantiser, every tensor of the gate is then int8 in the converted model."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _relu6
 
     def call(self, x):
-        return tf.nn.relu6(x + 3.0) / 6.0
+        return self.activation(x + 3.0) / 6.0
 
 
 class TwinHardSwish(tf_keras.layers.Layer):

@@ -5,14 +5,19 @@ and LiteRT latency at batch 1 (1 and 2 threads), as an Android developer would c
 
 Each job folder needs ``model.keras`` and ``config.yaml`` (every training job writes both); the test set
 and normalisation come from the job's own config, int8 calibration from 256 of its training images.
-Quantisation-aware training (QAT) is not covered here: it needs tfmot's tf_keras twin (src/compress/twin.py),
-which supports chain networks only.
+With ``--qat``, each job also gets a quantisation-aware-trained full-integer model (``qat_int8``), made by
+``python -m src.compress.qat`` in its own process (tfmot switches tf.keras to tf_keras, pitfalls #2) and
+shown beside post-training ``int8``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,22 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
     return rows
 
 
+def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
+    """QAT of ``job_dir`` in a child process (``src.compress.qat``), as a table row."""
+    proc = subprocess.run([sys.executable, "-m", "src.compress.qat", str(job_dir), *qat_args],
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode:
+        raise SystemExit(f"error: QAT of {job_dir} failed (exit {proc.returncode}); see its output above")
+    summary = json.loads((job_dir / "mobile_export" / "qat.json").read_text())
+    return {
+        "model": summary["model"], "job": str(job_dir), "format": "qat_int8", "size_kb": summary["size_bytes"] / 1024,
+        "keras_accuracy": summary["keras_accuracy"], "tflite_accuracy": summary["tflite_accuracy"],
+        "top1_agreement": summary["top1_agreement"], "max_abs_logit_diff": summary["max_abs_logit_diff"],
+        "latency_ms_1_thread": litert_latency_ms(summary["path"], 1),
+        "latency_ms_2_threads": litert_latency_ms(summary["path"], 2),
+    }
+
+
 def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
     out.mkdir(parents=True, exist_ok=True)
     write_rows(rows, out / "results.csv")
@@ -97,12 +118,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("jobs", nargs="+", type=Path, help="trained job folders (model.keras + config.yaml)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    parser.add_argument("--qat", action="store_true", help="also quantisation-aware training to int8 (qat_int8)")
+    parser.add_argument("--qat-args", default="", help="extra arguments for python -m src.compress.qat, quoted")
     args = parser.parse_args(argv)
     for job in args.jobs:
         if not (job / "model.keras").exists() or not (job / "config.yaml").exists():
             raise SystemExit(f"error: {job} is not a finished training job (needs model.keras and config.yaml)")
-    rows = [row for job in args.jobs for row in job_rows(job, tuple(args.formats))]
-    command = "python -m src.report.mobile_export " + " ".join(map(str, args.jobs)) + f" --out {args.out}"
+    rows = []
+    for job in args.jobs:
+        rows += job_rows(job, tuple(args.formats))
+        if args.qat:
+            rows.append(qat_row(job, args.qat_args.split()))
+    command = ("python -m src.report.mobile_export " + " ".join(map(str, args.jobs)) + f" --out {args.out}"
+               + (" --qat" if args.qat else "") + (f" --qat-args '{args.qat_args}'" if args.qat_args else ""))
     print(write_report(rows, args.out, command))
 
 

@@ -23,3 +23,16 @@ def test_table_for_a_tiny_trained_job(tmp_path):
 def test_a_folder_without_a_trained_model_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="not a finished training job"):
         main([str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+@pytest.mark.slow
+def test_qat_rows_sit_beside_post_training_int8(tmp_path):
+    from src.train import train
+
+    train(compose_config(TINY_JOB, tmp_path / "job"))
+    out = tmp_path / "report"
+    main([str(tmp_path / "job"), "--out", str(out), "--formats", "int8", "--qat",
+          "--qat-args", "--train-subset 64 --batch-size 32"])
+    text = (out / "README.md").read_text()
+    assert "| resnet20 | int8 |" in text and "| resnet20 | qat_int8 |" in text
+    assert (tmp_path / "job" / "mobile_export" / "resnet20.qat_int8.tflite").exists()

@@ -1,0 +1,58 @@
+"""Run in its own process by test_qat.py (tfmot's import switches tf.keras to tf_keras): QAT of a small
+MobileNetV3 (SE gates, hard-swish) on a learnable synthetic task, converted to full-integer TFLite;
+results as JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from src.compress.qat import fine_tune, float_tensors, quantization_aware, to_int8_tflite  # noqa: E402
+from src.compress.twin import check_twin, tf_keras_twin  # noqa: E402
+from src.export.tflite import tflite_op_names, verify_tflite  # noqa: E402
+from src.models import build_model  # noqa: E402
+
+
+def main() -> dict:
+    keras.utils.set_random_seed(0)
+    model = build_model("mobilenet_v3_small", input_shape=(16, 16, 1), classes=4, classifier_activation=None,
+                        stem="cifar", width_multiplier=0.5, dropout=0.0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(384, 16, 16, 1)).astype("float32")
+    y = (x[:, :8].mean(axis=(1, 2, 3)) > 0).astype("int64") + 2 * (x[:, :, :8].mean(axis=(1, 2, 3)) > 0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=6, batch_size=64, verbose=0)
+    twin = tf_keras_twin(model)
+    result = {"twin_diff": check_twin(model, twin, atol=1e-4)}
+    qat = quantization_aware(twin)
+    fine_tune(qat, x, y, epochs=2, batch_size=64, learning_rate=1e-3)
+    qat_logits = qat.predict(x, verbose=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "qat.tflite"
+        path.write_bytes(to_int8_tflite(qat, (16, 16, 1)))
+        result["float_tensors"] = float_tensors(path)
+        result["ops"] = sorted(set(tflite_op_names(path)))
+        report = verify_tflite(path, model, x, y)
+        # The .tflite must compute what the fake-quantised model computes: compare against it directly.
+        from src.export.tflite import _load, _run_tflite
+
+        tfl = _run_tflite(_load(path), path, x, 64)
+    result["qat_vs_tflite_max_diff"] = float(np.max(np.abs(tfl - qat_logits)))
+    result["qat_vs_tflite_mean_diff"] = float(np.mean(np.abs(tfl - qat_logits)))
+    result["qat_vs_tflite_agreement"] = float(np.mean(tfl.argmax(-1) == qat_logits.argmax(-1)))
+    result["logit_range"] = float(np.ptp(qat_logits))
+    result["float_accuracy"] = report.keras_accuracy
+    result["tflite_accuracy"] = report.tflite_accuracy
+    return result
+
+
+if __name__ == "__main__":
+    json.dump(main(), sys.stdout)
