@@ -10,16 +10,12 @@ sub-trainings are skipped, an unfinished one continues from its last epoch (src/
 from __future__ import annotations
 
 import csv
-import json
 import logging
-import os
-import socket
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from src.data import load_semi_supervised
 from src.data.labelled import save_pseudo_labels
@@ -29,9 +25,8 @@ from src.distill.pseudo_labels import (
 )
 from src.distill.transforms import parse_transforms
 from src.errors import ConfigError
-from src.train.jobfile import atomic_write_text, point_to_job, read_job, write_job
-from src.tracking.provenance import git_info
-from src.train.resume import find_previous_job, job_fingerprint
+from src.train.jobfile import atomic_write_text
+from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)
 
@@ -75,38 +70,6 @@ def _threshold(value: Any, name: str) -> float | None:
     return t
 
 
-def _job_folder(cfg: DictConfig, fingerprint: str) -> tuple[Path, dict]:
-    """This job's folder: an earlier unfinished (or, in a sweep, finished) one with the same config, else output_dir."""
-    out = Path(cfg.output_dir)
-    if cfg.get("resume", "auto") == "never":
-        return out, {}
-    own = read_job(out)
-    if own and own.get("fingerprint") == fingerprint:
-        return out, own
-    if cfg.get("resume_root"):
-        previous = find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
-        if previous and (previous[1].get("status") != "finished" or cfg.get("skip_finished")):
-            log.info("continuing the earlier distillation job in %s (same config)", previous[0])
-            return previous
-    return out, {}
-
-
-def _sub_config(cfg: DictConfig, name: str, folder: Path, run_id: str | None, **overrides: Any) -> DictConfig:
-    """The plain training config of the teacher or a student: the job's config without `distill`, in its own folder."""
-    sub = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    with open_dict(sub):
-        sub.pop("distill")
-        sub.task = "train"
-        sub.output_dir = str(folder / name)
-        sub.parent_run_id = run_id
-        sub.run_name = name
-        sub.resume_root = None
-        sub.skip_finished = True  # a finished teacher or student is not trained again
-        for key, value in overrides.items():
-            OmegaConf.update(sub, key, value, merge=True)
-    return sub
-
-
 def teacher_logits(model, images: np.ndarray, transforms, norm: Normalization, batch: int) -> np.ndarray:
     """Logits (T, N, C) of ``model`` on every transform of the uint8 images."""
     return np.stack([
@@ -118,53 +81,20 @@ def teacher_logits(model, images: np.ndarray, transforms, norm: Normalization, b
 def distill(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the job; returns and writes results.json (baseline and per-student metrics)."""
     from src.train import train
-    from src.train.loop import mark_run_killed, tracking_run
 
     check_distill_config(cfg)
-    started = time.perf_counter()
-    fingerprint = job_fingerprint(cfg)
-    out, record = _job_folder(cfg, fingerprint)
-    point_to_job(Path(cfg.output_dir), out)
-    if record.get("status") == "finished" and (out / "results.json").exists():
-        log.info("distillation job finished before in %s with the same config: skipped", out)
-        return json.loads((out / "results.json").read_text())
-    out.mkdir(parents=True, exist_ok=True)
-    write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, **git_info())
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    try:
-        with tracking_run(cfg, record.get("mlflow_run_id")) as run:
-            run_id = run.info.run_id if run else None
-            if run and not record.get("mlflow_run_id"):
-                write_job(out, mlflow_run_id=run_id)
-                _log_job_inputs(cfg, out)
-            results = _run(cfg, out, run_id, train)
-            results["wall_seconds"] = time.perf_counter() - started  # this invocation (a resumed job: since resuming)
-            results.update(git_info())
-            atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-            if run:
-                import mlflow
-
-                mlflow.log_metrics(flat_metrics(results))
-                for name in ("results.json", "pseudo_labels.csv", "threshold_curve.csv"):
-                    mlflow.log_artifact(str(out / name))
-        write_job(out, status="finished")
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        record = write_job(out, status="interrupted" if interrupted else "failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
-            mark_run_killed(cfg, record["mlflow_run_id"])
-        raise
-    log.info("distillation (labelled %.0f %%, seed %s): baseline %.4f, %s -> %s", 100 * cfg.data.labelled_fraction,
+    results = run_staged_job(cfg, lambda cfg, out, run_id: _run(cfg, out, run_id, train), flat_metrics,
+                             artifacts=("pseudo_labels.csv", "threshold_curve.csv"))
+    log.info("distillation (labelled %.0f %%, seed %s): baseline %.4f, %s", 100 * cfg.data.labelled_fraction,
              cfg.seed, results["baseline"]["test_accuracy"],
-             ", ".join(f"{k} {v['test_accuracy'] or float('nan'):.4f}" for k, v in results["students"].items()), out)
+             ", ".join(f"{k} {v['test_accuracy'] or float('nan'):.4f}" for k, v in results["students"].items()))
     return results
 
 
 def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any]:
     from src.models.saving import load_model
 
-    teacher = train(_sub_config(cfg, "teacher", out, run_id))
+    teacher = train(sub_config(cfg, "teacher", out, run_id))
     labelled, pool = load_semi_supervised(cfg.data)
     size, channels = int(cfg.data.image_size), int(cfg.data.channels)
     images = adapt_images(pool.images, size, channels, cfg.data.get("resize", "pad"))
@@ -196,7 +126,7 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
         if mask.any():
             path = save_pseudo_labels(out / "pseudo" / f"{name}.npz", pool.indices[mask], labels[mask], scores[mask])
             overrides = {"data.pseudo_labels": str(path), **_student_train_overrides(cfg, out, len(labelled.y_train), mask.sum())}
-            accuracy = train(_sub_config(cfg, name, out, run_id, **overrides))["test_accuracy"]
+            accuracy = train(sub_config(cfg, name, out, run_id, **overrides))["test_accuracy"]
         else:
             log.warning("student %s: no pseudo-label passes its threshold %s, so it is not trained (lower the "
                         "threshold); recorded without accuracy", name, student.threshold)
@@ -267,13 +197,3 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
                 metrics[f"{name}.{key}"] = float(student[key])
     metrics.update(results.get("per_class_metrics", {}))
     return metrics
-
-
-def _log_job_inputs(cfg: DictConfig, out: Path) -> None:
-    import mlflow
-
-    from src.tracking import flatten_config
-
-    mlflow.log_params(flatten_config(OmegaConf.to_container(cfg, resolve=True)))
-    mlflow.set_tag("task", "distill")
-    mlflow.log_artifact(str(out / "config.yaml"))

@@ -35,7 +35,7 @@ from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
-    TrainingState, atomic_write_text, clear_state, find_previous_job, job_fingerprint, read_job, reap_dead_jobs,
+    TrainingState, atomic_write_text, clear_state, earlier_job, job_fingerprint, read_job, reap_dead_jobs,
     restore_state, running_elsewhere, saved_epoch, write_job,
 )
 
@@ -134,13 +134,7 @@ def _previous_job(cfg: DictConfig, fingerprint: str) -> tuple[str, Path | None, 
     if resume not in ("auto", "never"):
         raise ConfigError(f"resume={resume!r} is not valid; use resume=auto (continue an unfinished job with "
                           "the same config) or resume=never (always start afresh).")
-    out = Path(cfg.output_dir)
-    if resume == "never":
-        return "new", None, {}
-    own = read_job(out)  # a job re-run in its own folder (a fixed hydra.run.dir)
-    previous = (out, own) if own and own.get("fingerprint") == fingerprint else None
-    if previous is None and cfg.get("resume_root"):
-        previous = find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
+    previous = earlier_job(cfg, fingerprint)
     if previous is None:
         return "new", None, {}
     job_dir, record = previous

@@ -61,6 +61,21 @@ def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None)
     return job_dir, record
 
 
+def earlier_job(cfg: DictConfig, fingerprint: str) -> tuple[Path, dict] | None:
+    """An earlier job with this config: the job's own folder (a fixed ``hydra.run.dir``), else the newest
+    one under ``resume_root`` (src.run sets it to the experiment's output folder); None with
+    ``resume=never``."""
+    out = Path(cfg.output_dir)
+    if cfg.get("resume", "auto") == "never":
+        return None
+    own = read_job(out)
+    if own and own.get("fingerprint") == fingerprint:
+        return out, own
+    if cfg.get("resume_root"):
+        return find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
+    return None
+
+
 def _other_process_on_this_host(record: dict[str, Any]) -> bool:
     """The record says "running" for a process of this host other than this one."""
     return (record.get("status") == "running" and record.get("pid") != os.getpid()
