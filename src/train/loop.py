@@ -32,6 +32,7 @@ from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
+from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
@@ -316,6 +317,10 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
         _truncate_history(out / "history.csv", start_epoch)
     elif cfg.train.get("init_weights"):
         _load_initial_weights(model, cfg.train.init_weights)
+    if cfg.train.get("sparsity"):  # DSD's sparse phase: after the initial (or restored) weights, before any step
+        kept = apply_fixed_masks(model, float(cfg.train.sparsity))
+        log.info("train.sparsity=%s: %d kernels pruned by magnitude and held sparse (%.1f %% of their weights kept)",
+                 cfg.train.sparsity, len(kept), 100 * (1 - cfg.train.sparsity))
     augment = {"crop_pad": int(data_cfg.augment.random_crop_pad), "flip": bool(data_cfg.augment.horizontal_flip)}
     if x_extra is None:
         train_ds = train_dataset(x_train, y_train, norm, batch, seed=int(cfg.seed), epochs=epochs,
@@ -377,6 +382,7 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
             "params_total": params.total,
             "macs": macs.total,
             "train_examples": n_train,
+            "kernel_sparsity": kernel_sparsity(deployed),
         }
         model_path = out / "model.keras"
         deployed.save(model_path)
