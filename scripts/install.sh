@@ -28,4 +28,7 @@ fi
 echo "== installing the package into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# TFLite Metadata for the Android bundles (src/export/android.py): tflite-support's last release pins
+# protobuf<4, which TensorFlow 2.21 cannot use; its metadata writer works with ours, so no dependencies.
+.venv/bin/python -m pip install -q --no-deps tflite-support==0.4.4
 echo "== installed: $(.venv/bin/python -c 'import tensorflow as tf, keras; print("tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
