@@ -41,3 +41,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class CompressionError(SuiteError):
+    """A compression step (run in its own process) failed."""

@@ -1,8 +1,9 @@
 """Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
 
 A thin Hydra wrapper around `src.train.train` (`src.distill.distill` for ``task=distill``,
-`src.compress.dsd.dsd` for ``task=dsd``); user errors (bad config, missing data, unknown model) print one
-clear message and exit with code 2 instead of a traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail_fast=false``)."""
+`src.compress.job.compress` for ``task=compress``, `src.compress.dsd.dsd` for ``task=dsd``); user errors
+(bad config, missing data, unknown model) print one clear message and exit with code 2 instead of a
+traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail_fast=false``)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from src.errors import SuiteError  # noqa: E402
 
 log = logging.getLogger("src.run")
 
-#: What a job does: train one network, a data-distillation job (teacher, pseudo-labels, students) or a
-#: DSD job (dense, sparse, re-dense phases and the equally long dense baseline).
-TASKS = ("train", "distill", "dsd")
+#: What a job does: train one network, a data-distillation job (teacher, pseudo-labels, students), a
+#: Deep Compression job (base training, then compression in a child process) or a DSD job (dense, sparse,
+#: re-dense phases and the equally long dense baseline).
+TASKS = ("train", "distill", "compress", "dsd")
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
@@ -51,6 +53,8 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(2)
     if task == "distill":
         from src.distill import distill as run_task
+    elif task == "compress":
+        from src.compress.job import compress as run_task
     elif task == "dsd":
         from src.compress.dsd import dsd as run_task
     else:

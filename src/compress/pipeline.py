@@ -93,7 +93,9 @@ def storage(twin, settings: dict[str, LayerSetting]) -> list[LayerStorage]:
     """Stage 3 accounting of every set layer's kernel (exact, from the weights)."""
     rows = []
     for name, setting in settings.items():
-        kernel = np.asarray(twin.get_layer(name).kernel.numpy())
+        layer = twin.get_layer(name)
+        variable = layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel
+        kernel = np.asarray(variable.numpy())
         rows.append(layer_storage(name, kernel, setting.weight_bits, setting.index_bits))
     return rows
 

@@ -29,15 +29,32 @@ from src.compress.storage import table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
 
 
-def read_settings(path: Path) -> dict[str, LayerSetting]:
-    """Per-layer settings: ``layers: {name: {kept_fraction, weight_bits, index_bits}}``."""
+def read_settings(path: Path, weight_layers: list[str] | None = None) -> dict[str, LayerSetting]:
+    """Per-layer settings: ``layers: {name: {kept_fraction, weight_bits, index_bits}}``, and optionally
+    ``default:`` (same fields) for every other layer of ``weight_layers`` (SqueezeNet's one setting for all)."""
+    def setting(v) -> LayerSetting:
+        return LayerSetting(float(v["kept_fraction"]), int(v["weight_bits"]), int(v["index_bits"]))
+
     try:
         raw = yaml.safe_load(Path(path).read_text())
-        return {name: LayerSetting(float(v["kept_fraction"]), int(v["weight_bits"]), int(v["index_bits"]))
-                for name, v in raw["layers"].items()}
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        layers = {name: setting(v) for name, v in (raw.get("layers") or {}).items()}
+        default = setting(raw["default"]) if raw.get("default") else None
+    except (OSError, AttributeError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not a compression settings file ({exc}); expected layers: {{name: "
-                          "{kept_fraction, weight_bits, index_bits}}}") from None
+                          "{kept_fraction, weight_bits, index_bits}}} and/or default: {kept_fraction, ...}") from None
+    if default is not None and weight_layers is not None:
+        layers.update({name: default for name in weight_layers if name not in layers})
+    if not layers and weight_layers is not None:
+        raise ConfigError(f"{path}: names no layer (layers: is empty and there is no default:)")
+    unknown = sorted(set(layers) - set(weight_layers or layers))
+    if unknown:
+        raise ConfigError(f"{path}: layers {unknown} are not weight layers of the model; it has {weight_layers}")
+    return layers
+
+
+def weight_layer_names(model) -> list[str]:
+    """Layers whose kernel Deep Compression prunes and shares: convolutions (any kind) and dense layers."""
+    return [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
 
 
 def load_job_data(job_dir: Path):
@@ -85,8 +102,8 @@ def compress_job(args) -> dict:
     started = time.perf_counter()
     out = args.out or args.job_dir / "compressed"
     out.mkdir(parents=True, exist_ok=True)
-    settings = read_settings(args.settings)
     model = load_model(args.job_dir / "model.keras", compile=False)
+    settings = read_settings(args.settings, weight_layer_names(model))
     x_train, y_train, x_test, y_test = load_job_data(args.job_dir)
     twin = tf_keras_twin(model)
     report: dict = {"job": str(args.job_dir), "settings": str(args.settings), "seed": args.seed,
