@@ -1,0 +1,116 @@
+"""Report of a Deep Compression sweep (Han et al., ICLR 2016): per network, accuracy after each stage and
+compression ratios (mean ± std over seeds) beside the paper's Table 1 figures, and a plot.
+
+    python -m src.report.deep_compression multirun/deep_compression/<time> [more folders] --out experiments/deep_compression
+
+Reads every job folder's ``results.json`` (src/compress/job.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from src.bench.csv_out import write_rows
+from src.report.markdown import write_readme
+from src.report.stats import mean_std
+
+#: Paper Table 1 / Tables 2-3 (paper_tables.md §2.20): (P+Q ratio, P+Q+H ratio, error before → after, on MNIST).
+PAPER = {"lenet_300_100": (32, 40, "1.64 % → 1.58 %"), "lenet5": (33, 39, "0.80 % → 0.74 %"),
+         "squeezenet1_1": (None, None, "SqueezeNet paper: 33 % kept, 8-bit 0.66 MB (363×), 6-bit 0.47 MB (510×) vs AlexNet")}
+
+
+def read_jobs(folders: list[Path]) -> list[dict[str, Any]]:
+    """results.json of every finished compression job under the folders (one level down, or the folder itself)."""
+    jobs = []
+    for folder in folders:
+        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
+            if path.exists():
+                result = json.loads(path.read_text())
+                if "ratio_pqh" in result:
+                    result["folder"] = str(path.parent)
+                    jobs.append(result)
+    return jobs
+
+
+def plot(by_model: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for model, jobs in sorted(by_model.items()):
+        dense = [100 * j["dense_accuracy"] for j in jobs]
+        ax.scatter([1] * len(jobs), dense, marker="o", label=f"{model} dense")
+        ax.scatter([j["ratio_pq"] for j in jobs], [100 * j["quantised_accuracy"] for j in jobs], marker="s",
+                   label=f"{model} pruned + quantised")
+        ax.scatter([j["ratio_pqh"] for j in jobs], [100 * j["quantised_accuracy"] for j in jobs], marker="^",
+                   label=f"{model} + Huffman")
+    ax.set_xscale("log")
+    ax.set_xlabel("compression ratio (dense fp32 weights / stored bits)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(folders: list[Path], out: Path, command: str | None = None) -> str:
+    jobs = read_jobs(folders)
+    if not jobs:
+        raise SystemExit(f"no finished Deep Compression job (results.json with ratio_pqh) under {', '.join(map(str, folders))}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows([{k: v for k, v in j.items() if not isinstance(v, (dict, list))} for j in jobs], out / "results.csv")
+    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        by_model[job["model"]].append(job)
+    plot(by_model, out / "accuracy_vs_ratio.png")
+    commits = sorted({j.get("git_commit", "unknown")[:10] for j in jobs})
+    lines = [
+        "# Deep Compression on Fashion-MNIST (experiment deep_compression)", "",
+        f"Command: `{command or 'python -m src.run experiment=deep_compression'}`  ",
+        f"Report: `python -m src.report.deep_compression {' '.join(map(str, folders))} --out {out}`  ",
+        f"Commit(s) of the runs: {', '.join(commits)}; jobs: {len(jobs)}; summed job wall time "
+        f"{sum(j.get('wall_seconds', 0.0) for j in jobs) / 60:.1f} min.", "",
+        "Each seed trains its own base network and compresses it (prune → retrain → weight sharing with linear "
+        "centroid initialisation → centroid retraining → Huffman coding of weight indices and gaps). Storage "
+        "counts the weight layers' kernels (biases stay fp32). Test accuracy on the 10,000 test images.", "",
+        "| network | seeds | dense | pruned + retrained | + quantised (+ Huffman: lossless) | Δ (pp) | kept | ratio P+Q | ratio P+Q+H | paper P+Q / P+Q+H (MNIST) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, group in sorted(by_model.items()):
+        pq, pqh, _ = PAPER.get(model, (None, None, ""))
+        paper = f"{pq}× / {pqh}×" if pq else "–"
+        drops = [-100 * j["accuracy_drop"] for j in group]
+        lines.append(
+            f"| {model} | {len(group)} | {mean_std([j['dense_accuracy'] for j in group])} | "
+            f"{mean_std([j['pruned_accuracy'] for j in group])} | {mean_std([j['quantised_accuracy'] for j in group])} | "
+            f"{mean_std(drops, 2)} | {statistics.fmean(j['kept_fraction'] for j in group):.1%} | "
+            f"{mean_std([j['ratio_pq'] for j in group], 1)}× | {mean_std([j['ratio_pqh'] for j in group], 1)}× | {paper} |")
+    lines += ["", "Per seed:", "", "| network | seed | dense | compressed | Δ (pp) | P+Q | P+Q+H |", "|---|---|---|---|---|---|---|"]
+    for job in sorted(jobs, key=lambda j: (j["model"], j["seed"])):
+        lines.append(f"| {job['model']} | {job['seed']} | {job['dense_accuracy']:.4f} | {job['quantised_accuracy']:.4f} | "
+                     f"{-100 * job['accuracy_drop']:+.2f} | {job['ratio_pq']:.1f}× | {job['ratio_pqh']:.1f}× |")
+    lines += ["", "The paper (Table 1, on MNIST): " + "; ".join(f"{m}: {e}" for m, (_, _, e) in PAPER.items() if m in by_model),
+              "", "![accuracy against compression ratio](accuracy_vs_ratio.png)", "",
+              "Per-layer storage (Table 4 layout): each job's `compressed/README.md`."]
+    return write_readme(out, lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="sweep folders (multirun/deep_compression/<time>) or job folders")
+    parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. experiments/deep_compression")
+    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
+    args = parser.parse_args(argv)
+    print(write_report(args.folders, args.out, args.command))
+
+
+if __name__ == "__main__":
+    main()

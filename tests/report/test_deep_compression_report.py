@@ -1,0 +1,37 @@
+"""The Deep Compression report from job folders: per-network table beside the paper, per-seed rows, plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from src.report.deep_compression import main
+
+
+def _job(folder, model: str, seed: int, dense: float, compressed: float, pq: float, pqh: float) -> None:
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "seed": seed, "model": model, "settings": f"conf/compress/{model}.yaml", "base_test_accuracy": dense,
+        "dense_accuracy": dense, "pruned_accuracy": compressed + 0.001, "quantised_accuracy": compressed,
+        "accuracy_drop": dense - compressed, "ratio_pq": pq, "ratio_pqh": pqh, "dense_bytes": 1e6,
+        "pruned_bytes": 1e5, "quantised_bytes": 1e6 / pq, "huffman_bytes": 1e6 / pqh, "kept_fraction": 0.082,
+        "wall_seconds": 300.0, "git_commit": "abc"}))
+
+
+def test_report_sets_each_network_beside_the_paper(tmp_path):
+    for i, seed in enumerate((1, 2, 3)):
+        _job(tmp_path / "sweep" / str(i), "lenet_300_100", seed, 0.894, 0.890 - 0.001 * i, 31.7, 42.0 + i)
+    _job(tmp_path / "sweep" / "3", "lenet5", 1, 0.911, 0.905, 33.5, 48.0)
+    out = tmp_path / "report"
+    main([str(tmp_path / "sweep"), "--out", str(out)])
+    text = (out / "README.md").read_text()
+    assert "| lenet_300_100 | 3 | 0.8940 ± 0.0000 |" in text and "| 32× / 40× |" in text
+    assert "43.0 ± 1.0×" in text and "| lenet5 | 1 |" in text and "| 33× / 39× |" in text
+    assert "| lenet_300_100 | 3 | 0.8940 | 0.8880 | -0.60 | 31.7× | 44.0× |" in text
+    assert (out / "accuracy_vs_ratio.png").stat().st_size > 0
+
+
+def test_no_job_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no finished Deep Compression job"):
+        main([str(tmp_path), "--out", str(tmp_path / "o")])
