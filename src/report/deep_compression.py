@@ -8,33 +8,19 @@ Reads every job folder's ``results.json`` (src/compress/job.py).
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from src.bench.csv_out import write_rows
+from src.report.job_results import read_jobs, report_main
 from src.report.markdown import write_readme
 from src.report.stats import mean_std
 
 #: Paper Table 1 / Tables 2-3 (paper_tables.md §2.20): (P+Q ratio, P+Q+H ratio, error before → after, on MNIST).
 PAPER = {"lenet_300_100": (32, 40, "1.64 % → 1.58 %"), "lenet5": (33, 39, "0.80 % → 0.74 %"),
          "squeezenet1_1": (None, None, "SqueezeNet paper: 33 % kept, 8-bit 0.66 MB (363×), 6-bit 0.47 MB (510×) vs AlexNet")}
-
-
-def read_jobs(folders: list[Path]) -> list[dict[str, Any]]:
-    """results.json of every finished compression job under the folders (one level down, or the folder itself)."""
-    jobs = []
-    for folder in folders:
-        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
-            if path.exists():
-                result = json.loads(path.read_text())
-                if "ratio_pqh" in result:
-                    result["folder"] = str(path.parent)
-                    jobs.append(result)
-    return jobs
 
 
 def plot(by_model: dict[str, list[dict[str, Any]]], path: Path) -> None:
@@ -62,7 +48,7 @@ def plot(by_model: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 def write_report(folders: list[Path], out: Path, command: str | None = None) -> str:
-    jobs = read_jobs(folders)
+    jobs = read_jobs(folders, "ratio_pqh")
     if not jobs:
         raise SystemExit(f"no finished Deep Compression job (results.json with ratio_pqh) under {', '.join(map(str, folders))}")
     out.mkdir(parents=True, exist_ok=True)
@@ -104,12 +90,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", type=Path, help="sweep folders (multirun/deep_compression/<time>) or job folders")
-    parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. experiments/deep_compression")
-    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
-    args = parser.parse_args(argv)
-    print(write_report(args.folders, args.out, args.command))
+    report_main(__doc__, "deep_compression", write_report, argv)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ difference is positive and significant, "no (the opposite)" when negative and si
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from src.report.stats import mean_std, paired
+from src.report.job_results import read_jobs, report_main
 from src.report.markdown import write_readme
 
 BASELINE = "baseline"
@@ -36,19 +35,6 @@ CLAIMS = [
     ("the paper's rescaling transforms beat the training-time ones (flip + shifts)", "multi_scale_heuristic",
      "multi_heuristic"),
 ]
-
-
-def read_jobs(folders: list[Path]) -> list[dict[str, Any]]:
-    """results.json of every finished distillation job under the folders (one level down, or the folder itself)."""
-    jobs = []
-    for folder in folders:
-        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
-            if path.exists():
-                result = json.loads(path.read_text())
-                if "students" in result:
-                    result["folder"] = str(path.parent)
-                    jobs.append(result)
-    return jobs
 
 
 def accuracy_table(jobs: list[dict[str, Any]]) -> dict[float, dict[str, dict[int, float]]]:
@@ -155,7 +141,7 @@ def plot_threshold_curves(curves, path: Path) -> None:
 
 
 def write_report(folders: list[Path], out: Path, command: str | None = None) -> str:
-    jobs = read_jobs(folders)
+    jobs = read_jobs(folders, "students")
     if not jobs:
         raise SystemExit(f"no finished distillation job (results.json with students) under {', '.join(map(str, folders))}")
     out.mkdir(parents=True, exist_ok=True)
@@ -215,12 +201,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", type=Path, help="sweep folders (multirun/data_distillation/<time>) or job folders")
-    parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. experiments/data_distillation")
-    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
-    args = parser.parse_args(argv)
-    print(write_report(args.folders, args.out, args.command))
+    report_main(__doc__, "data_distillation", write_report, argv)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ finished.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from src.bench.csv_out import write_rows
+from src.report.job_results import read_jobs, report_main
 from src.report.markdown import write_readme
 from src.report.stats import mean_std, paired
 
@@ -24,19 +23,6 @@ from src.report.stats import mean_std, paired
 DSD_PATH = ("dense", "sparse", "redense")
 BASELINE_PATH = ("dense", "continued", "continued_low")
 CLAIM = "DSD (dense → sparse → re-dense) beats equally long dense training"
-
-
-def read_jobs(folders: list[Path]) -> list[dict[str, Any]]:
-    """results.json of every finished DSD job under the folders (one level down, or the folder itself)."""
-    jobs = []
-    for folder in folders:
-        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
-            if path.exists():
-                result = json.loads(path.read_text())
-                if "dsd_gain" in result:
-                    result["folder"] = str(path.parent)
-                    jobs.append(result)
-    return jobs
 
 
 def plot_phases(jobs: list[dict[str, Any]], path: Path) -> None:
@@ -61,7 +47,7 @@ def plot_phases(jobs: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_report(folders: list[Path], out: Path, command: str | None = None) -> str:
-    jobs = read_jobs(folders)
+    jobs = read_jobs(folders, "dsd_gain")
     if not jobs:
         raise SystemExit(f"no finished DSD job (results.json with dsd_gain) under {', '.join(map(str, folders))}")
     out.mkdir(parents=True, exist_ok=True)
@@ -102,12 +88,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", type=Path, help="sweep folders (multirun/dsd/<time>) or job folders")
-    parser.add_argument("--out", type=Path, required=True, help="report folder, e.g. experiments/dsd")
-    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
-    args = parser.parse_args(argv)
-    print(write_report(args.folders, args.out, args.command))
+    report_main(__doc__, "dsd", write_report, argv)
 
 
 if __name__ == "__main__":

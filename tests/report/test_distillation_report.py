@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from src.report.distillation import main, read_jobs
+from src.report.distillation import main
+from src.report.job_results import read_jobs
 
 
 def _job(folder, fraction, seed, baseline, students):
@@ -32,7 +33,7 @@ def test_report_from_job_folders(tmp_path):
     (sweep / "4").mkdir()  # an unfinished job: no results.json
     out = tmp_path / "report"
     main([str(sweep), "--out", str(out)])
-    assert len(read_jobs([sweep])) == 4
+    assert len(read_jobs([sweep], "students")) == 4
     text = (out / "README.md").read_text()
     assert "| 10 % | baseline | 0.8100 ± 0.0100 |" in text
     assert "multi-transform inference beats single-transform inference (students, heuristic threshold) | 10 % | +2.20 pp | 3 |" in text

@@ -1,0 +1,35 @@
+"""What the staged-job reports share: finding the finished jobs' results.json under sweep folders, and
+the command line ``python -m src.report.<name> <sweep folders> --out DIR [--command CMD]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def read_jobs(folders: list[Path], required_key: str) -> list[dict[str, Any]]:
+    """results.json (with ``required_key``) of every finished job under the folders (one level down, or
+    the folder itself), each with its ``folder`` added; an interrupted sweep reports what finished."""
+    jobs = []
+    for folder in folders:
+        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
+            if path.exists():
+                result = json.loads(path.read_text())
+                if required_key in result:
+                    result["folder"] = str(path.parent)
+                    jobs.append(result)
+    return jobs
+
+
+def report_main(doc: str, experiment: str, write_report: Callable[[list[Path], Path, str | None], str],
+                argv: list[str] | None = None) -> None:
+    """Parse ``<folders> --out DIR [--command CMD]`` and print the report ``write_report`` writes."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help=f"sweep folders (multirun/{experiment}/<time>) or job folders")
+    parser.add_argument("--out", type=Path, required=True, help=f"report folder, e.g. experiments/{experiment}")
+    parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
+    args = parser.parse_args(argv)
+    print(write_report(args.folders, args.out, args.command))
