@@ -69,7 +69,21 @@ class PassThroughQuantizeConfig(OutputQuantizeConfig):
         return []
 
 
+def _foldable_into_conv(bn) -> bool:
+    """Whether tfmot folds this BatchNormalization into the convolution before it (its own patterns cover
+    ungrouped Conv2D and DepthwiseConv2D only)."""
+    previous = bn.inbound_nodes[0].inbound_layers
+    if isinstance(previous, list):
+        return False
+    if isinstance(previous, tf_keras.layers.DepthwiseConv2D):
+        return True
+    return isinstance(previous, tf_keras.layers.Conv2D) and previous.groups == 1
+
+
 def _annotate(layer):
+    if isinstance(layer, tf_keras.layers.BatchNormalization) and not _foldable_into_conv(layer):
+        # e.g. after a grouped conv (ShuffleNet v1, IGC): a per-channel affine map, output quantised
+        return quant.quantize_annotate_layer(layer, quantize_config=OutputQuantizeConfig())
     if isinstance(layer, twin_layers.TwinHardSigmoid):
         return quant.quantize_annotate_layer(layer, quantize_config=GateQuantizeConfig())
     if isinstance(layer, (*twin_layers.ELEMENTWISE, tf_keras.layers.Multiply)):
