@@ -5,6 +5,8 @@ int8 kernels will quantise. Its registry knows stock layers only, so the twin's 
 `QuantizeConfig` here: layers that compute new values (hard-sigmoid, hard-swish, the SE gate's
 `Multiply`, refused by tfmot without one: pitfalls #2) quantise their output; layers that only move
 values (channel split and shuffle, the option-A shortcut) keep their input's scale and get no quantiser.
+Grouped convolutions (ShuffleNet v1, IGC) stay float in tfmot's QAT graph (`Conv2D(groups>1)` gets no
+fake quantiser), so their conversion is refused by `qat_job`; post-training int8 covers them.
 Importing this module imports tfmot, which switches ``tf.keras`` to tf_keras for the process: run it in
 a compression job's own process (`python -m src.compress.qat`).
 """
