@@ -127,7 +127,7 @@ def plot(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Path | No
     return path
 
 
-def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
+def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: str | None = None) -> str:
     if experiment not in SPECS:
         raise SystemExit(f"error: no ablation spec for {experiment!r}; known: {', '.join(SPECS)} (src/report/ablation_specs.py)")
     spec = SPECS[experiment]
@@ -140,15 +140,15 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
     lines = [
         f"# {spec.title} (experiment {experiment})", "",
         f"Paper: {spec.source}.  ",
-        f"Command: `python -m src.run experiment={experiment}`  ",
+        f"Command: `{command or f'python -m src.run experiment={experiment}'}`  ",
         f"Report: `python -m src.report.ablation {' '.join(map(str, sweep_dirs))} --out {out}`  ",
         f"Runs: {len(finished)} of {len(points)} points finished, commit(s) {', '.join(commits) or '–'}; summed job wall "
         f"time {sum(p['results'].get('wall_seconds', 0) for p in finished) / 60:.1f} min.", "",
         "Accuracy is Fashion-MNIST test accuracy at CPU scale (the experiment file states the recipe); parameters "
         "and multiply-adds are given for the run's network and for the network the point stands for at the "
         "paper's settings, beside the paper's printed figures.", "",
-        "| point | seeds | test accuracy | params (run) | MACs (run) | params (paper setting) | MACs (paper setting) | "
-        + " | ".join(figure_keys) + " |",
+        "| point | seeds | test accuracy | params (run) | MACs (run) | params (paper setting) | MACs (paper setting) |"
+        + "".join(f" {key} |" for key in figure_keys),
         "|---|---|---|---|---|---|---|" + "---|" * len(figure_keys),
     ]
     rows = []
@@ -160,8 +160,8 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path) -> str:
         run_params = f"{run['params_trainable'] / 1e6:.3f} M" if run else "–"
         run_macs = f"{run['macs'] / 1e6:.2f} M" if run else "–"
         lines.append(
-            f"| {name} | {len(accs)} | {mean_std(accs)} | {run_params} | {run_macs} | {params / 1e6:.3f} M | {macs / 1e6:.1f} M | "
-            + " | ".join(figures.get(k, "–") for k in figure_keys) + " |"
+            f"| {name} | {len(accs)} | {mean_std(accs)} | {run_params} | {run_macs} | {params / 1e6:.3f} M | {macs / 1e6:.1f} M |"
+            + "".join(f" {figures.get(k, '–')} |" for k in figure_keys)
         )
         rows.append({"point": name, "seeds": len(accs), "accuracies": json.dumps(accs),
                      "mean": statistics.fmean(accs) if accs else None,
@@ -197,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sweep_dirs", nargs="+", type=Path, help="sweep folders, e.g. multirun/shufflenet_groups/<time>")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--experiment", help="the ablation's name (default: the first sweep folder's parent name)")
+    parser.add_argument("--command", help="the command that ran the sweep, if not the experiment's default")
     args = parser.parse_args(argv)
-    print(write_report(args.experiment or args.sweep_dirs[0].resolve().parent.name, args.sweep_dirs, args.out))
+    print(write_report(args.experiment or args.sweep_dirs[0].resolve().parent.name, args.sweep_dirs, args.out,
+                       args.command))
 
 
 if __name__ == "__main__":
