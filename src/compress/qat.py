@@ -114,9 +114,9 @@ def fine_tune(model, x, y, epochs: int, batch_size: int, learning_rate: float, s
     return model
 
 
-def to_int8_tflite(model, input_shape: tuple[int, ...]) -> bytes:
+def to_int8_tflite(model) -> bytes:
     """Full-integer TFLite flatbuffer (int8 input and output, builtin int8 ops only) from the QAT model's
-    learnt ranges; the graph is traced at batch 1."""
+    learnt ranges."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -170,7 +170,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     summary["qat_keras_accuracy"] = float(np.mean(logits.argmax(-1) == y_test))
     out = Path(out or job_dir / "mobile_export")
     path = out / f"{model.name}.qat_int8.tflite"
-    _atomic_write(path, to_int8_tflite(qat, model.input_shape[1:]))
+    _atomic_write(path, to_int8_tflite(qat))
     left = float_tensors(path)
     if left:
         raise ExportError(f"{path}: QAT left {len(left)} float tensor(s), e.g. {left[:3]}; a layer lacks a fake-quant "

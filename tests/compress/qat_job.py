@@ -37,7 +37,7 @@ def main() -> dict:
     qat_logits = qat.predict(x, verbose=0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "qat.tflite"
-        path.write_bytes(to_int8_tflite(qat, (16, 16, 1)))
+        path.write_bytes(to_int8_tflite(qat))
         result["float_tensors"] = float_tensors(path)
         result["ops"] = sorted(set(tflite_op_names(path)))
         report = verify_tflite(path, model, x, y)
