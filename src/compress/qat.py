@@ -150,7 +150,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     from src.compress.run import load_job_data
     from src.compress.twin import check_twin, tf_keras_twin
     from src.errors import ExportError
-    from src.export.tflite import _atomic_write, verify_tflite
+    from src.export.tflite import _atomic_write, tflite_filename, verify_and_record
     from src.models import load_model
 
     started = time.perf_counter()
@@ -169,14 +169,13 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     logits = qat.predict(x_test, batch_size=512, verbose=0)
     summary["qat_keras_accuracy"] = float(np.mean(logits.argmax(-1) == y_test))
     out = Path(out or job_dir / "mobile_export")
-    path = out / f"{model.name}.qat_int8.tflite"
+    path = out / tflite_filename(model.name, "qat_int8")
     _atomic_write(path, to_int8_tflite(qat))
     left = float_tensors(path)
     if left:
         raise ExportError(f"{path}: QAT left {len(left)} float tensor(s), e.g. {left[:3]}; a layer lacks a fake-quant "
                           "(give it a QuantizeConfig in src/compress/qat.py).")
-    report = verify_tflite(path, model, x_test, y_test)
-    _atomic_write(Path(f"{path}.json"), json.dumps(report.as_dict(), indent=2).encode())
+    report = verify_and_record(path, model, x_test, y_test)
     summary.update(report.as_dict())
     summary["seconds"] = time.perf_counter() - started
     _atomic_write(out / "qat.json", json.dumps(summary, indent=2).encode())

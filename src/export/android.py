@@ -25,22 +25,20 @@ from typing import Any
 import numpy as np
 import yaml
 
+from src.data.pipeline import Normalization
 from src.errors import ExportError
+from src.export.tflite import report_path, tflite_filename
 
 FORMATS = ("float32", "float16", "dynamic_int8", "int8", "qat_int8")
-
-
-def _tflite_name(model: str, fmt: str) -> str:
-    return f"{model}.tflite" if fmt == "float32" else f"{model}.{fmt}.tflite"
 
 
 def find_export(job_dir: Path, model: str, fmt: str) -> Path:
     """The job's .tflite of ``fmt`` (in the job folder or its mobile_export/), with its verification report."""
     for folder in (job_dir, job_dir / "mobile_export"):
-        path = folder / _tflite_name(model, fmt)
-        if path.exists() and Path(f"{path}.json").exists():
+        path = folder / tflite_filename(model, fmt)
+        if path.exists() and report_path(path).exists():
             return path
-    raise ExportError(f"{job_dir}: no verified {fmt} export ({_tflite_name(model, fmt)} with its .json). Export it "
+    raise ExportError(f"{job_dir}: no verified {fmt} export ({tflite_filename(model, fmt)} with its .json). Export it "
                       f"first: python -m src.report.mobile_export {job_dir} --out <dir> --formats {fmt}"
                       + (" --qat" if fmt == "qat_int8" else ""))
 
@@ -66,12 +64,10 @@ def describe(job_dir: Path, path: Path, fmt: str) -> dict[str, Any]:
     cfg = yaml.safe_load((job_dir / "config.yaml").read_text())
     data = cfg["data"]
     channels = int(data["channels"])
-    mean = [float(m) for m in data["normalize"]["mean"]]
-    std = [float(s) for s in data["normalize"]["std"]]
-    if len(mean) == 1 and channels > 1:
-        mean, std = mean * channels, std * channels
+    norm = Normalization.create(data["normalize"]["mean"], data["normalize"]["std"], channels)  # per channel
+    mean, std = list(norm.mean), list(norm.std)
     input_detail, output_detail = _io_details(path)
-    verification = json.loads(Path(f"{path}.json").read_text())
+    verification = json.loads(report_path(path).read_text())
     return {
         "model": cfg["model"]["name"], "format": fmt, "dataset": data["name"],
         "input": {

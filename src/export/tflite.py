@@ -280,6 +280,26 @@ def verify_tflite(
     )
 
 
+def tflite_filename(name: str, fmt: str) -> str:
+    """``name.tflite`` for float32, ``name.<fmt>.tflite`` for every other format (``qat_int8`` included)."""
+    return f"{name}.tflite" if fmt == "float32" else f"{name}.{fmt}.tflite"
+
+
+def report_path(path: str | Path) -> Path:
+    """Where the verification report of a .tflite file lives: beside it, as ``<file>.json``."""
+    return Path(f"{path}.json")
+
+
+def verify_and_record(
+    path: str | Path, model: keras.Model, images: np.ndarray, labels: np.ndarray | None = None,
+    batch_size: int = 256, num_threads: int = 2,
+) -> TfliteReport:
+    """`verify_tflite`, with the report written beside the file (`report_path`)."""
+    report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
+    _atomic_write(report_path(path), json.dumps(report.as_dict(), indent=2).encode())
+    return report
+
+
 def export_and_verify(
     model: keras.Model,
     out_dir: str | Path,
@@ -291,10 +311,7 @@ def export_and_verify(
     fmt: str = "float32",
     representative: np.ndarray | None = None,
 ) -> TfliteReport:
-    """Write ``out_dir/name.tflite`` (``name.<fmt>.tflite`` for other formats), verify it on ``images``, write
-    the report beside it as ``.json``."""
-    filename = f"{name}.tflite" if fmt == "float32" else f"{name}.{fmt}.tflite"
-    path = convert_to_tflite(model, Path(out_dir) / filename, fmt=fmt, representative=representative)
-    report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
-    _atomic_write(Path(f"{path}.json"), json.dumps(report.as_dict(), indent=2).encode())
-    return report
+    """Write ``out_dir/`` `tflite_filename` ``(name, fmt)``, verify it on ``images``, write the report beside
+    it as ``.json``."""
+    path = convert_to_tflite(model, Path(out_dir) / tflite_filename(name, fmt), fmt=fmt, representative=representative)
+    return verify_and_record(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)

@@ -49,6 +49,18 @@ def litert_latency_ms(path: str | Path, threads: int, runs: int = LATENCY_RUNS) 
     return 1000 * statistics.median(times)
 
 
+def table_row(model: str, job_dir: Path, fmt: str, report: dict[str, Any]) -> dict[str, Any]:
+    """One row of the table from a verification report (`TfliteReport.as_dict`, or QAT's summary holding
+    it), with the file's LiteRT latency measured now."""
+    return {
+        "model": model, "job": str(job_dir), "format": fmt, "size_kb": report["size_bytes"] / 1024,
+        "keras_accuracy": report["keras_accuracy"], "tflite_accuracy": report["tflite_accuracy"],
+        "top1_agreement": report["top1_agreement"], "max_abs_logit_diff": report["max_abs_logit_diff"],
+        "latency_ms_1_thread": litert_latency_ms(report["path"], 1),
+        "latency_ms_2_threads": litert_latency_ms(report["path"], 2),
+    }
+
+
 def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str, Any]]:
     from omegaconf import OmegaConf
 
@@ -69,12 +81,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
     for fmt in formats:
         report = export_and_verify(model, out, x_test, splits.y_test, name=cfg.model.name, fmt=fmt,
                                    representative=calibration)
-        rows.append({
-            "model": cfg.model.name, "job": str(job_dir), "format": fmt, "size_kb": report.size_bytes / 1024,
-            "keras_accuracy": report.keras_accuracy, "tflite_accuracy": report.tflite_accuracy,
-            "top1_agreement": report.top1_agreement, "max_abs_logit_diff": report.max_abs_logit_diff,
-            "latency_ms_1_thread": litert_latency_ms(report.path, 1), "latency_ms_2_threads": litert_latency_ms(report.path, 2),
-        })
+        rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict()))
         print(f"{cfg.model.name} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
               f"agreement {report.top1_agreement:.4f}, {rows[-1]['latency_ms_1_thread']:.2f} ms", flush=True)
     return rows
@@ -87,13 +94,7 @@ def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
     if proc.returncode:
         raise SystemExit(f"error: QAT of {job_dir} failed (exit {proc.returncode}); see its output above")
     summary = json.loads((job_dir / "mobile_export" / "qat.json").read_text())
-    return {
-        "model": summary["model"], "job": str(job_dir), "format": "qat_int8", "size_kb": summary["size_bytes"] / 1024,
-        "keras_accuracy": summary["keras_accuracy"], "tflite_accuracy": summary["tflite_accuracy"],
-        "top1_agreement": summary["top1_agreement"], "max_abs_logit_diff": summary["max_abs_logit_diff"],
-        "latency_ms_1_thread": litert_latency_ms(summary["path"], 1),
-        "latency_ms_2_threads": litert_latency_ms(summary["path"], 2),
-    }
+    return table_row(summary["model"], job_dir, "qat_int8", summary)
 
 
 def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
