@@ -49,8 +49,8 @@ def _activation_name(fn: Callable | None) -> str | None:
 
 
 def _inline_activation(layer) -> str | None:
-    """The activation of a Conv/Dense layer, if tf_keras has the same one as a string."""
-    name = _activation_name(layer.activation)
+    """The activation of a Conv/Dense layer (none for our GroupedConv2D), if tf_keras has the same one as a string."""
+    name = _activation_name(getattr(layer, "activation", None))
     if name not in (None, "linear", "relu", "softmax", "sigmoid", "tanh"):
         raise ConfigError(f"{layer.name}: inline activation {name!r} has no exact tf_keras twin here "
                           "(use a separate Activation layer)")
@@ -61,16 +61,10 @@ def _dense(layer, tk) -> Any:
     return tk.layers.Dense(layer.units, activation=_inline_activation(layer), use_bias=layer.use_bias, name=layer.name)
 
 
-def _conv2d(layer, tk) -> Any:
+def _conv2d(layer, tk) -> Any:  # also src.layers.GroupedConv2D: its kernel (kh, kw, C_in/g, C_out) is Conv2D's
     return tk.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
                             dilation_rate=layer.dilation_rate, groups=layer.groups,
                             activation=_inline_activation(layer), use_bias=layer.use_bias, name=layer.name)
-
-
-def _grouped_conv2d(layer, tk) -> Any:  # src.layers.GroupedConv2D: kernel (kh, kw, C_in/g, C_out) as Conv2D's
-    return tk.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
-                            dilation_rate=layer.dilation_rate, groups=layer.groups, use_bias=layer.use_bias,
-                            name=layer.name)
 
 
 def _depthwise(layer, tk) -> Any:
@@ -92,8 +86,8 @@ _BUILDERS: dict[str, Callable[[Any, Any], Any]] = {
     "Dense": _dense,
     "Conv2D": _conv2d,
     "DepthwiseConv2D": _depthwise,
-    "GroupedConv2D": _grouped_conv2d,
-    "NarrowGroupedConv2D": _grouped_conv2d,
+    "GroupedConv2D": _conv2d,
+    "NarrowGroupedConv2D": _conv2d,
     "MaxPooling2D": lambda layer, tk: tk.layers.MaxPooling2D(layer.pool_size, strides=layer.strides,
                                                              padding=layer.padding, name=layer.name),
     "AveragePooling2D": lambda layer, tk: tk.layers.AveragePooling2D(layer.pool_size, strides=layer.strides,
