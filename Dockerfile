@@ -9,7 +9,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir -e ".[jax]" \
     && pip install --no-cache-dir --no-deps tflite-support==0.4.4   # TFLite Metadata for Android bundles (see scripts/install.sh)
 COPY conf ./conf
 COPY experiments ./experiments

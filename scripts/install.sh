@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing the package into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,jax]"
 # TFLite Metadata for the Android bundles (src/export/android.py): tflite-support's last release pins
 # protobuf<4, which TensorFlow 2.21 cannot use; its metadata writer works with ours, so no dependencies.
 .venv/bin/python -m pip install -q --no-deps tflite-support==0.4.4

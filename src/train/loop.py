@@ -33,6 +33,8 @@ from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
+from src.train.distribution import check_distribution, distribution_scope
+from src.train.precision import check_precision, dtype_policy, float32_copy
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
@@ -261,6 +263,17 @@ def mark_run_killed(cfg: DictConfig, run_id: str) -> None:
 
 
 def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None) -> dict[str, Any]:
+    """The job under ``train.precision``'s dtype policy and ``train.distribution``'s engine."""
+    precision = check_precision(cfg.train.get("precision", "float32"))
+    kind = check_distribution(cfg.train.get("distribution", "none"), jit_compile=bool(cfg.train.get("jit_compile", True)))
+    with dtype_policy(precision), distribution_scope(kind, int(cfg.data.batch_size)) as replicas:
+        if replicas > 1:
+            log.info("train.distribution=%s: %d replicas, %d examples each per step (global batch %d)",
+                     kind, replicas, int(cfg.data.batch_size) // replicas, int(cfg.data.batch_size))
+        return _train_in_scope(cfg, out, resuming, resume_run_id)
+
+
+def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     seed_everything(cfg.seed, cfg.train.get("deterministic", True))
 
@@ -291,8 +304,8 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     val_ds = eval_dataset(x_val, y_val, norm, int(data_cfg.eval_batch_size))
     test_ds = eval_dataset(x_test, y_test, norm, int(data_cfg.eval_batch_size))
 
-    jit = bool(cfg.train.get("jit_compile", True)) and keras.backend.backend() == "tensorflow"
-    if jit and cfg.train.get("deterministic", True):
+    jit = bool(cfg.train.get("jit_compile", True))  # XLA on TensorFlow; jax.jit on JAX (eager JAX is slow)
+    if jit and keras.backend.backend() == "tensorflow" and cfg.train.get("deterministic", True):
         # Keras silently refuses XLA while TF op determinism is on (trainer.model_supports_jit).
         log.info("jit_compile is off: Keras disables XLA under op determinism; "
                  "train.deterministic=false trains ~1.25x faster but not bit-reproducibly")
@@ -384,6 +397,9 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
             "train_examples": n_train,
             "kernel_sparsity": kernel_sparsity(deployed),
         }
+        if keras.config.dtype_policy().name != "float32":  # float32 weights already: save a float32 graph
+            deployed = float32_copy(deployed, lambda: inference_network(
+                build_from_config(cfg, (size, size, channels), splits.num_classes)))
         model_path = out / "model.keras"
         deployed.save(model_path)
 

@@ -38,22 +38,57 @@ POINTER = "latest.json"
 VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name")
 
 
-def job_fingerprint(cfg: DictConfig) -> str:
-    """SHA-256 of the resolved config without the fields that only place the job (VOLATILE_FIELDS)."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    for key in VOLATILE_FIELDS:
-        resolved.pop(key, None)
+#: Config fields added after jobs had been recorded, in the order they were added, with their defaults.
+#: At its default such a field is left out of the fingerprint, so a job recorded before it existed keeps
+#: its fingerprint; `accepted_fingerprints` also matches records written while only the older ones existed.
+LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("train", "sparsity", None),
+    ("train", "precision", "float32"),
+    ("train", "distribution", "none"),
+)
+
+
+def _digest(resolved: dict) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None) -> tuple[Path, dict] | None:
-    """The newest job folder under ``root`` (`job_folders`) whose config has ``fingerprint``."""
+def _resolved_without_volatile(cfg: DictConfig) -> dict:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for key in VOLATILE_FIELDS:
+        resolved.pop(key, None)
+    return resolved
+
+
+def _without_later_fields(resolved: dict, fields: tuple[tuple[str, str, Any], ...]) -> dict:
+    resolved = json.loads(json.dumps(resolved, default=str))  # a deep copy
+    for section, key, default in fields:
+        if key in resolved.get(section, {}) and resolved[section][key] == default:
+            del resolved[section][key]
+    return resolved
+
+
+def job_fingerprint(cfg: DictConfig) -> str:
+    """SHA-256 of the resolved config without the fields that only place the job (VOLATILE_FIELDS) and
+    without LATER_FIELDS at their defaults."""
+    return _digest(_without_later_fields(_resolved_without_volatile(cfg), LATER_FIELDS))
+
+
+def accepted_fingerprints(cfg: DictConfig) -> set[str]:
+    """`job_fingerprint` and the fingerprints the same config had while only the first k LATER_FIELDS
+    existed (written at their defaults): an earlier job with any of them is this job."""
+    resolved = _resolved_without_volatile(cfg)
+    return {_digest(_without_later_fields(resolved, LATER_FIELDS[k:])) for k in range(len(LATER_FIELDS) + 1)}
+
+
+def find_previous_job(fingerprints: str | set[str], root: Path, exclude: Path | None = None) -> tuple[Path, dict] | None:
+    """The newest job folder under ``root`` (`job_folders`) whose config has one of ``fingerprints``."""
+    accepted = {fingerprints} if isinstance(fingerprints, str) else set(fingerprints)
     found = []
     for job_dir in job_folders(root):
         if exclude is not None and job_dir.resolve() == Path(exclude).resolve():
             continue
         record = read_job(job_dir)
-        if record and record.get("fingerprint") == fingerprint:
+        if record and record.get("fingerprint") in accepted:
             found.append(((job_dir / JOB_FILE).stat().st_mtime, job_dir, record))
     if not found:
         return None
@@ -62,17 +97,18 @@ def find_previous_job(fingerprint: str, root: Path, exclude: Path | None = None)
 
 
 def earlier_job(cfg: DictConfig, fingerprint: str) -> tuple[Path, dict] | None:
-    """An earlier job with this config: the job's own folder (a fixed ``hydra.run.dir``), else the newest
-    one under ``resume_root`` (src.run sets it to the experiment's output folder); None with
-    ``resume=never``."""
+    """An earlier job with this config (``fingerprint`` or one of its `accepted_fingerprints`): the job's
+    own folder (a fixed ``hydra.run.dir``), else the newest one under ``resume_root`` (src.run sets it to
+    the experiment's output folder); None with ``resume=never``."""
     out = Path(cfg.output_dir)
     if cfg.get("resume", "auto") == "never":
         return None
+    accepted = {fingerprint} | accepted_fingerprints(cfg)
     own = read_job(out)
-    if own and own.get("fingerprint") == fingerprint:
+    if own and own.get("fingerprint") in accepted:
         return out, own
     if cfg.get("resume_root"):
-        return find_previous_job(fingerprint, Path(cfg.resume_root), exclude=out)
+        return find_previous_job(accepted, Path(cfg.resume_root), exclude=out)
     return None
 
 

@@ -73,6 +73,7 @@ def graph_signature(model: keras.Model) -> str:
     return json.dumps(json.loads(model.to_json()), sort_keys=True)
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", MODELS)
 def test_small_variant_builds_runs_and_is_finite(name):
     spec = get_spec(name)

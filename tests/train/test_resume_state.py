@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -15,8 +16,8 @@ from omegaconf import OmegaConf
 from src.errors import CheckpointError, ConfigError
 from src.train import train
 from src.train.resume import (
-    TrainingState, atomic_write_text, find_previous_job, job_fingerprint, reap_dead_jobs, restore_state,
-    running_elsewhere, saved_epoch, write_job,
+    TrainingState, accepted_fingerprints, atomic_write_text, earlier_job, find_previous_job, job_fingerprint,
+    reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
 )
 from tests.conftest import compose_config
 
@@ -26,6 +27,26 @@ def test_fingerprint_ignores_where_the_job_runs_but_not_what_it_computes():
     moved = OmegaConf.create({"seed": 1, "model": {"name": "resnet20"}, "output_dir": "/b", "parent_run_id": "x"})
     other_seed = OmegaConf.create({"seed": 2, "model": {"name": "resnet20"}, "output_dir": "/a"})
     assert job_fingerprint(cfg) == job_fingerprint(moved) != job_fingerprint(other_seed)
+
+
+def test_jobs_recorded_before_a_config_field_existed_are_still_found(tmp_path):
+    """train.sparsity, then train.precision and train.distribution were added after sweeps had run: a
+    job recorded without them (or with only the older one) is the same job as one at their defaults."""
+    base = {"seed": 1, "model": {"name": "resnet20"}, "train": {"epochs": 2}}
+    with_sparsity = {**base, "train": {"epochs": 2, "sparsity": None}}
+    now = OmegaConf.create({**base, "train": {"epochs": 2, "sparsity": None, "precision": "float32",
+                                               "distribution": "none"}, "output_dir": str(tmp_path / "new"),
+                            "resume_root": str(tmp_path)})
+    for name, old in (("before_sparsity", base), ("before_precision", with_sparsity)):
+        (tmp_path / name).mkdir()
+        recorded = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()  # the old scheme: all fields
+        write_job(tmp_path / name, fingerprint=recorded, status="finished")
+        time.sleep(0.01)
+    assert job_fingerprint(now) == job_fingerprint(OmegaConf.create(base))  # at defaults the fields drop out
+    assert len(accepted_fingerprints(now)) == 4  # none, the first one, two, all three of the later fields
+    assert earlier_job(now, job_fingerprint(now))[0] == tmp_path / "before_precision"
+    mixed = OmegaConf.merge(now, {"train": {"precision": "mixed_bfloat16"}})
+    assert job_fingerprint(mixed) != job_fingerprint(now) and earlier_job(mixed, job_fingerprint(mixed)) is None
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):

@@ -17,6 +17,7 @@ def weights_of(path):
     return [np.asarray(w) for w in keras.saving.load_model(path).get_weights()]
 
 
+@pytest.mark.jax
 def test_tiny_job_writes_its_outputs_and_learns(tmp_path, tiny_job):
     cfg = compose_config(tiny_job + ["train.epochs=6", "train.learning_rate=0.05"], tmp_path)
     results = train(cfg)
@@ -30,6 +31,7 @@ def test_tiny_job_writes_its_outputs_and_learns(tmp_path, tiny_job):
     assert len(history) == 7 and "epoch_seconds" in history[0] and "images_per_s" in history[0]
 
 
+@pytest.mark.jax
 def test_same_config_and_seed_give_identical_weights(tmp_path, tiny_job):
     runs = []
     for i, seed in enumerate((7, 7, 8)):
