@@ -1,0 +1,147 @@
+"""The measurements of the benchmark suite (`python -m src.bench`), each a small function.
+
+Conventions: times are medians over ``steps`` repeats after ``warmup`` untimed ones, with min and max;
+steppers that are compared are timed in interleaved rounds (`timed_rounds`), so machine load hits them
+alike and their ratio is meaningful on a noisy machine. A training step is forward + backward + SGD
+update; its multiply-adds are counted as 3 × the forward MACs (the backward pass computes gradients for
+activations and weights, each about one forward pass).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from src.bench.model_throughput import timed_rounds
+
+__all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper", "torch_train_stepper",
+           "inference_timings", "litert_latency", "pipeline_throughput", "peak_memory_mib"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per repeat: median, min, max."""
+
+    median: float
+    min: float
+    max: float
+
+    def per_second(self, items: int) -> float:
+        return items / self.median
+
+
+def timing(seconds: Sequence[float]) -> Timing:
+    return Timing(statistics.median(seconds), min(seconds), max(seconds))
+
+
+def matmul_limit(n: int, steps: int, warmup: int) -> Timing:
+    """Seconds per [n, n] @ [n, n] float32 matmul in the Keras backend: the machine's practical ceiling
+    of multiply-adds per second (n³ per call) for dense float32 work."""
+    rng = np.random.default_rng(0)
+    a = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"))
+    b = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"))
+
+    def step() -> None:
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[0, 0])  # waits for the result
+
+    return timing(timed_rounds([step], steps, warmup)[0])
+
+
+def keras_train_stepper(model: keras.Model, x: np.ndarray, y: np.ndarray, jit_compile: bool) -> Callable[[], None]:
+    """One ``train_on_batch`` (SGD 0.01, cross-entropy on logits) per call."""
+    model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=jit_compile,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return lambda: model.train_on_batch(x, y)
+
+
+def torch_train_stepper(model, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+    """The same step in PyTorch (NCHW input, SGD 0.01, cross-entropy), on all cores."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    yt = torch.from_numpy(y.astype("int64"))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(xt), yt).backward()
+        optimizer.step()
+
+    return step
+
+
+def inference_timings(model: keras.Model, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, Timing]:
+    """(batch-1 latency, batch-``batch`` time) of ``predict_on_batch`` (inference mode)."""
+    rng = np.random.default_rng(2)
+    one = rng.normal(size=(1, size, size, 3)).astype("float32")
+    many = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    single, batched = timed_rounds([lambda: model.predict_on_batch(one), lambda: model.predict_on_batch(many)],
+                                   steps, warmup)
+    return timing(single), timing(batched)
+
+
+def litert_latency(model: keras.Model, threads: Sequence[int], steps: int, warmup: int) -> dict[int, Timing]:
+    """Batch-1 latency of the float32 .tflite in LiteRT (XNNPACK) per thread count."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from src.export.tflite import convert_to_tflite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = convert_to_tflite(model, Path(tmp) / "model.tflite").read_bytes()
+    x = np.random.default_rng(3).normal(size=(1, *model.input_shape[1:])).astype("float32")
+    result = {}
+    for n in threads:
+        interp = Interpreter(model_content=data, num_threads=int(n))
+        interp.allocate_tensors()
+        index = interp.get_input_details()[0]["index"]
+
+        def invoke() -> None:
+            interp.set_tensor(index, x)
+            interp.invoke()
+
+        result[int(n)] = timing(timed_rounds([invoke], steps, warmup)[0])
+    return result
+
+
+def pipeline_throughput(size: int, batch: int, batches: int, examples: int = 4096) -> float:
+    """Images per second out of the training input pipeline (src.data.pipeline.train_dataset: seeded
+    shuffle, random crop and flip, normalisation) at ``size``×``size``×3, consumed as NumPy."""
+    from src.data.pipeline import Normalization, train_dataset
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, size=(examples, size, size, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=examples)
+    norm = Normalization.create([0.5, 0.5, 0.5], [0.25, 0.25, 0.25], 3)
+    epochs = batches * batch // examples + 2
+    ds = train_dataset(images, labels, norm, batch, seed=0, epochs=epochs, crop_pad=4, flip=True).prefetch(2)
+    it = iter(ds)
+    next(it)  # warm-up: tracing and the first shuffle
+    start = time.perf_counter()
+    for _ in range(batches):
+        xb, _ = next(it)
+        xb.numpy()
+    return batches * batch / (time.perf_counter() - start)
+
+
+def peak_memory_mib(name: str, size: int, batch: int, steps: int = 3) -> dict[str, float]:
+    """Peak resident memory of a fresh process that builds our ``name`` at ``size`` and trains ``steps``
+    steps (src/bench/peak_memory.py): {'baseline_mib': after imports, 'peak_mib': maximum RSS}."""
+    proc = subprocess.run([sys.executable, "-m", "src.bench.peak_memory", name, str(size), str(batch), str(steps)],
+                          capture_output=True, text=True, timeout=1800, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"peak-memory run of {name} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

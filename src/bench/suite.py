@@ -1,0 +1,245 @@
+"""The benchmark suite (`python -m src.bench`, configured by conf/bench.yaml): per model, training
+throughput side by side with keras.applications' and torchvision's same network, inference latency and
+throughput, LiteRT latency, peak memory, params and MACs, and the achieved multiply-adds per second as a
+fraction of a large matmul's, measured in the same run. Writes ``results.csv`` (one row per model, with
+hardware, library versions and commit) and ``summary.md`` into ``out_dir``.
+
+Ratios are the point (these machines are noisy): each model's framework variants are timed in
+interleaved rounds. Models are built at the paper variant (ImageNet stems) so that they are the same
+networks as keras.applications' and torchvision's, at the configured input size.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from omegaconf import DictConfig
+
+from src.bench.csv_out import write_rows
+from src.bench.measure import (
+    Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
+    pipeline_throughput, timed_rounds, timing, torch_train_stepper,
+)
+from src.errors import ConfigError
+from src.models import build_model, list_models
+from src.profiling import count_macs, count_params
+from src.tracking.provenance import git_info
+
+CLASSES = 10
+#: Our knobs that make the network keras.applications' (MobileNetV2 has no dropout before its classifier).
+KERAS_APPLICATIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # ours -> (keras.applications constructor, its extra arguments, our knobs)
+    "mobilenet_v1": ("MobileNet", {}, {}),
+    "mobilenet_v2": ("MobileNetV2", {}, {"dropout": 0.0}),
+    "mobilenet_v3_large": ("MobileNetV3Large", {"include_preprocessing": False}, {}),
+    "mobilenet_v3_small": ("MobileNetV3Small", {"include_preprocessing": False}, {}),
+    "resnet50": ("ResNet50", {}, {}),
+    "densenet121": ("DenseNet121", {}, {}),
+    "xception": ("Xception", {}, {}),
+    "inception_v3": ("InceptionV3", {}, {}),
+}
+#: ours -> (torchvision constructor, our knobs): torchvision's ResNet-50 strides the 3×3 conv (v1.5).
+TORCHVISION: dict[str, tuple[str, dict[str, Any]]] = {
+    "mobilenet_v2": ("mobilenet_v2", {}),
+    "resnet50": ("resnet50", {"downsample_in": "3x3"}),
+    "shufflenet_v2": ("shufflenet_v2_x1_0", {}),
+    "squeezenet1_1": ("squeezenet1_1", {}),
+    "densenet121": ("densenet121", {}),
+}
+
+
+def build_ours(name: str, size: int, **knobs: Any) -> keras.Model:
+    return build_model(name, input_shape=(size, size, 3), classes=CLASSES, classifier_activation=None, **knobs)
+
+
+def build_keras_application(name: str, size: int) -> keras.Model:
+    constructor, extra, _ = KERAS_APPLICATIONS[name]
+    return getattr(keras.applications, constructor)(
+        weights=None, input_shape=(size, size, 3), classes=CLASSES, classifier_activation=None, **extra)
+
+
+def build_torchvision(name: str):
+    import torchvision
+
+    return getattr(torchvision.models, TORCHVISION[name][0])(num_classes=CLASSES)
+
+
+def trainable(model: keras.Model) -> int:
+    return count_params(model).trainable
+
+
+def torch_available(setting: Any) -> bool:
+    found = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("torchvision") is not None
+    if setting == "auto":
+        return found
+    if setting and not found:
+        raise ConfigError("torch=true but torch/torchvision are not installed: "
+                          "pip install torch==2.14.1 torchvision==0.29.1 (or torch=auto to skip them).")
+    return bool(setting)
+
+
+def environment() -> dict[str, str]:
+    def version(package: str) -> str:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "n/a"
+
+    cpu = platform.processor() or platform.machine()
+    with_name = Path("/proc/cpuinfo")
+    if with_name.exists():
+        names = [line.split(":", 1)[1].strip() for line in with_name.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "backend": keras.backend.backend(), "keras": keras.__version__,
+            "tensorflow": version("tensorflow"), "torch": version("torch"), "torchvision": version("torchvision"),
+            "ai_edge_litert": version("ai-edge-litert"), "git_commit": git_info().get("git_commit", "")[:10]}
+
+
+def _check(cfg: DictConfig) -> None:
+    unknown = [m for m in cfg.models if m not in list_models()]
+    if unknown:
+        raise ConfigError(f"bench models {unknown} are not registered; see python -m src.models for the names.")
+    if int(cfg.steps) < 1 or int(cfg.warmup) < 0 or int(cfg.batch) < 1:
+        raise ConfigError("bench needs steps >= 1, warmup >= 0 and batch >= 1.")
+
+
+def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: float) -> dict[str, Any]:
+    """Every measurement of one model (a dict of CSV columns), printing progress."""
+    size = int(cfg.sizes.get(name, cfg.size))
+    batch, steps, warmup = int(cfg.batch), int(cfg.steps), int(cfg.warmup)
+    rng = np.random.default_rng(int(cfg.seed))
+    x = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, CLASSES, size=batch).astype("int32")
+    keras.utils.set_random_seed(int(cfg.seed))
+
+    knobs = dict(KERAS_APPLICATIONS[name][2]) if name in KERAS_APPLICATIONS and cfg.keras_applications else {}
+    ours = build_ours(name, size, **knobs)
+    macs = count_macs(ours).total
+    row: dict[str, Any] = {"model": name, "size": size, "batch": batch, "params": trainable(ours), "macs": macs,
+                           "knobs": ";".join(f"{k}={v}" for k, v in knobs.items())}
+    steppers = {"ours": keras_train_stepper(ours, x, y, bool(cfg.jit_compile))}
+    if name in KERAS_APPLICATIONS and cfg.keras_applications:
+        reference = build_keras_application(name, size)
+        row["keras_params"] = trainable(reference)
+        if row["keras_params"] != row["params"]:
+            raise AssertionError(f"{name}: {row['params']:,} trainable parameters, keras.applications "
+                                 f"{row['keras_params']:,}: not the same network")
+        steppers["keras"] = keras_train_stepper(reference, x, y, bool(cfg.jit_compile))
+    if name in TORCHVISION and use_torch:
+        theirs = build_torchvision(name)
+        row["torch_params"] = sum(p.numel() for p in theirs.parameters() if p.requires_grad)
+        torch_knobs = TORCHVISION[name][1]
+        if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
+            steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y, bool(cfg.jit_compile))
+        steppers["torch"] = torch_train_stepper(theirs, x, y)
+
+    print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds", flush=True)
+    times = dict(zip(steppers, timed_rounds(list(steppers.values()), steps, warmup)))
+    for key, seconds in times.items():
+        t = timing(seconds)
+        row.update({f"train_{key}_img_s": t.per_second(batch), f"train_{key}_img_s_min": batch / t.max,
+                    f"train_{key}_img_s_max": batch / t.min})
+    row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
+    row["fraction_of_matmul"] = row["train_macs_per_s"] / limit_macs_per_s
+    if "keras" in times:
+        row["ratio_vs_keras"] = row["train_ours_img_s"] / row["train_keras_img_s"]
+    if "torch" in times:
+        ours_key = "ours_tv" if "ours_tv" in times else "ours"
+        row["ratio_vs_torch"] = row[f"train_{ours_key}_img_s"] / row["train_torch_img_s"]
+
+    if cfg.inference:
+        single, batched = inference_timings(ours, size, int(cfg.infer_batch), steps, warmup)
+        row.update({"infer_b1_ms": single.median * 1e3, "infer_b1_ms_min": single.min * 1e3,
+                    "infer_b1_ms_max": single.max * 1e3,
+                    f"infer_b{cfg.infer_batch}_img_s": batched.per_second(int(cfg.infer_batch))})
+    if cfg.litert:
+        for threads, t in litert_latency(ours, cfg.litert_threads, steps, warmup).items():
+            row.update({f"litert_{threads}t_ms": t.median * 1e3, f"litert_{threads}t_ms_min": t.min * 1e3,
+                        f"litert_{threads}t_ms_max": t.max * 1e3})
+    if cfg.memory:
+        memory = peak_memory_mib(name, size, batch)
+        row.update({"peak_rss_mib": memory["peak_mib"], "rss_after_imports_mib": memory["baseline_mib"],
+                    "model_rss_mib": memory["peak_mib"] - memory["baseline_mib"]})
+    keras.backend.clear_session()
+    print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    return row
+
+
+def run_suite(cfg: DictConfig) -> list[dict[str, Any]]:
+    _check(cfg)
+    env = environment()
+    use_torch = torch_available(cfg.torch)
+    started = time.perf_counter()
+    print(" ".join(f"{k}={v}" for k, v in env.items()), flush=True)
+    limit = matmul_limit(int(cfg.matmul_n), int(cfg.steps), int(cfg.warmup))
+    limit_macs_per_s = int(cfg.matmul_n) ** 3 / limit.median
+    print(f"matmul {cfg.matmul_n}x{cfg.matmul_n} float32: {limit_macs_per_s / 1e9:.1f} G multiply-adds/s "
+          f"({limit.median * 1e3:.1f} ms, {limit.min * 1e3:.1f}-{limit.max * 1e3:.1f})", flush=True)
+    rows = []
+    for name in cfg.models:
+        row = {**env, **bench_model(name, cfg, use_torch, limit_macs_per_s), "matmul_macs_per_s": limit_macs_per_s}
+        if cfg.pipeline:
+            row["pipeline_img_s"] = pipeline_throughput(row["size"], int(cfg.batch), int(cfg.pipeline_batches))
+            row["pipeline_over_training"] = row["pipeline_img_s"] / row["train_ours_img_s"]
+        rows.append(row)
+    out = Path(cfg.out_dir)
+    write_rows(_rectangular(rows), out / "results.csv")
+    (out / "summary.md").write_text(summary_markdown(rows, cfg, env, limit, time.perf_counter() - started))
+    print(f"wrote {out / 'summary.md'}")
+    return rows
+
+
+def _rectangular(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row with every column (empty where a model has no such measurement), in first-seen order."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return [{c: row.get(c, "") for c in columns} for row in rows]
+
+
+def _fmt(row: dict[str, Any], key: str, pattern: str = "{:.0f}") -> str:
+    value = row.get(key)
+    return pattern.format(value) if isinstance(value, (int, float)) else "–"
+
+
+def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str, str], limit: Timing,
+                     wall: float) -> str:
+    lines = [
+        "# Benchmark suite",
+        "",
+        "`" + " ".join(["python -m src.bench", *cfg.get("overrides", [])]) + "`",
+        "",
+        f"{env['cpu']}, {env['cores']} cores; Keras {env['keras']} on {env['backend']} (TensorFlow "
+        f"{env['tensorflow']}), torch {env['torch']} / torchvision {env['torchvision']}, ai-edge-litert "
+        f"{env['ai_edge_litert']}; commit {env['git_commit']}; wall {wall / 60:.1f} min.",
+        f"Training: batch {cfg.batch}, SGD, `train_on_batch` (XLA {'on' if cfg.jit_compile else 'off'}), medians of "
+        f"{cfg.steps} steps after {cfg.warmup} warm-up steps, each model's variants timed in interleaved rounds; "
+        f"MAC/s = 3 × forward MACs × images/s. Machine limit: a {cfg.matmul_n}² float32 matmul, "
+        f"{cfg.matmul_n ** 3 / limit.median / 1e9:.1f} G multiply-adds/s.",
+        "",
+        "| model | input | params | MACs (M) | ours img/s | keras.applications img/s | ours / keras | torchvision img/s "
+        "| ours / torch | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
+        "| peak RSS MiB (model's share) | pipeline img/s (× training) |",
+        "|" + "---|" * 17,
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['size']} | {r['params']:,} | {r['macs'] / 1e6:.1f} "
+            f"| {_fmt(r, 'train_ours_img_s', '{:.1f}')} | {_fmt(r, 'train_keras_img_s', '{:.1f}')} "
+            f"| {_fmt(r, 'ratio_vs_keras', '{:.2f}×')} | {_fmt(r, 'train_torch_img_s', '{:.1f}')} "
+            f"| {_fmt(r, 'ratio_vs_torch', '{:.2f}×')} | {r['train_macs_per_s'] / 1e9:.1f} "
+            f"| {100 * r['fraction_of_matmul']:.0f} % | {_fmt(r, 'infer_b1_ms', '{:.1f}')} "
+            f"| {_fmt(r, f'infer_b{cfg.infer_batch}_img_s', '{:.0f}')} | {_fmt(r, 'litert_1t_ms', '{:.2f}')} "
+            f"| {_fmt(r, 'litert_2t_ms', '{:.2f}')} | {_fmt(r, 'peak_rss_mib')} ({_fmt(r, 'model_rss_mib')}) "
+            f"| {_fmt(r, 'pipeline_img_s')} ({_fmt(r, 'pipeline_over_training', '{:.0f}×')}) |")
+    lines += ["", "Raw figures with min/max: `results.csv`. Where torchvision's variant differs from our default "
+              "(ResNet-50 v1.5), the torch ratio uses ours built as that variant.", ""]
+    return "\n".join(lines)
