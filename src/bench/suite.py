@@ -126,6 +126,9 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
     row: dict[str, Any] = {"model": name, "size": size, "batch": batch, "params": trainable(ours), "macs": macs,
                            "knobs": ";".join(f"{k}={v}" for k, v in knobs.items())}
     steppers = {"ours": keras_train_stepper(ours, x, y, bool(cfg.jit_compile))}
+    if cfg.xla_variant:  # the same network again with the other XLA setting
+        steppers["ours_xla" if not cfg.jit_compile else "ours_noxla"] = keras_train_stepper(
+            build_ours(name, size, **knobs), x, y, not cfg.jit_compile)
     if name in KERAS_APPLICATIONS and cfg.keras_applications:
         reference = build_keras_application(name, size)
         row["keras_params"] = trainable(reference)
@@ -149,6 +152,9 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
                     f"train_{key}_img_s_max": batch / t.min})
     row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
     row["fraction_of_matmul"] = row["train_macs_per_s"] / limit_macs_per_s
+    for other in ("ours_xla", "ours_noxla"):
+        if other in times:
+            row[f"xla_{'on' if other == 'ours_xla' else 'off'}_over_default"] = row[f"train_{other}_img_s"] / row["train_ours_img_s"]
     if "keras" in times:
         row["ratio_vs_keras"] = row["train_ours_img_s"] / row["train_keras_img_s"]
     if "torch" in times:
@@ -226,16 +232,18 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
         f"{cfg.matmul_n ** 3 / limit.median / 1e9:.1f} G multiply-adds/s.",
         "",
         "| model | input | params | MACs (M) | ours img/s | keras.applications img/s | ours / keras | torchvision img/s "
-        "| ours / torch | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
+        "| ours / torch | other XLA setting / default | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
         "| peak RSS MiB (model's share) | pipeline img/s (× training) |",
-        "|" + "---|" * 17,
+        "|" + "---|" * 18,
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['size']} | {r['params']:,} | {r['macs'] / 1e6:.1f} "
             f"| {_fmt(r, 'train_ours_img_s', '{:.1f}')} | {_fmt(r, 'train_keras_img_s', '{:.1f}')} "
             f"| {_fmt(r, 'ratio_vs_keras', '{:.2f}×')} | {_fmt(r, 'train_torch_img_s', '{:.1f}')} "
-            f"| {_fmt(r, 'ratio_vs_torch', '{:.2f}×')} | {r['train_macs_per_s'] / 1e9:.1f} "
+            f"| {_fmt(r, 'ratio_vs_torch', '{:.2f}×')} "
+            f"| {_fmt(r, 'xla_on_over_default', '{:.2f}×') if 'xla_on_over_default' in r else _fmt(r, 'xla_off_over_default', '{:.2f}×')} "
+            f"| {r['train_macs_per_s'] / 1e9:.1f} "
             f"| {100 * r['fraction_of_matmul']:.0f} % | {_fmt(r, 'infer_b1_ms', '{:.1f}')} "
             f"| {_fmt(r, f'infer_b{cfg.infer_batch}_img_s', '{:.0f}')} | {_fmt(r, 'litert_1t_ms', '{:.2f}')} "
             f"| {_fmt(r, 'litert_2t_ms', '{:.2f}')} | {_fmt(r, 'peak_rss_mib')} ({_fmt(r, 'model_rss_mib')}) "
