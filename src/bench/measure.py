@@ -25,7 +25,7 @@ import numpy as np
 
 from src.bench.model_throughput import timed_rounds
 
-__all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper", "torch_train_stepper",
+__all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper", "torch_train_timing",
            "inference_timings", "litert_latency", "pipeline_throughput", "peak_memory_mib"]
 
 
@@ -65,23 +65,15 @@ def keras_train_stepper(model: keras.Model, x: np.ndarray, y: np.ndarray, jit_co
     return lambda: model.train_on_batch(x, y)
 
 
-def torch_train_stepper(model, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-    """The same step in PyTorch (NCHW input, SGD 0.01, cross-entropy), on all cores."""
-    import torch
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    yt = torch.from_numpy(y.astype("int64"))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(xt), yt).backward()
-        optimizer.step()
-
-    return step
+def torch_train_timing(torchvision_name: str, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, int]:
+    """(seconds per training step, trainable parameters) of torchvision's network in a fresh process
+    (src/bench/torch_train.py: TensorFlow and PyTorch cannot share one here)."""
+    proc = subprocess.run([sys.executable, "-m", "src.bench.torch_train", torchvision_name, str(size), str(batch),
+                           str(steps), str(warmup)], capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"torch training of {torchvision_name} failed: {proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return timing(result["seconds"]), int(result["params"])
 
 
 def inference_timings(model: keras.Model, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, Timing]:

@@ -4,8 +4,9 @@ throughput, LiteRT latency, peak memory, params and MACs, and the achieved multi
 fraction of a large matmul's, measured in the same run. Writes ``results.csv`` (one row per model, with
 hardware, library versions and commit) and ``summary.md`` into ``out_dir``.
 
-Ratios are the point (these machines are noisy): each model's framework variants are timed in
-interleaved rounds. Models are built at the paper variant (ImageNet stems) so that they are the same
+Ratios are the point (these machines are noisy): each model's Keras variants are timed in interleaved
+rounds; torchvision's is timed right after them in a process of its own (TensorFlow and PyTorch crash
+when they share one). Models are built at the paper variant (ImageNet stems) so that they are the same
 networks as keras.applications' and torchvision's, at the configured input size.
 """
 
@@ -26,7 +27,7 @@ from omegaconf import DictConfig
 from src.bench.csv_out import write_rows
 from src.bench.measure import (
     Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
-    pipeline_throughput, timed_rounds, timing, torch_train_stepper,
+    pipeline_throughput, timed_rounds, timing, torch_train_timing,
 )
 from src.errors import ConfigError
 from src.models import build_model, list_models
@@ -66,10 +67,9 @@ def build_keras_application(name: str, size: int) -> keras.Model:
         weights=None, input_shape=(size, size, 3), classes=CLASSES, classifier_activation=None, **extra)
 
 
-def build_torchvision(name: str):
-    import torchvision
-
-    return getattr(torchvision.models, TORCHVISION[name][0])(num_classes=CLASSES)
+def conv_bias_params(model: keras.Model) -> int:
+    return sum(int(np.prod(layer.bias.shape)) for layer in model.layers
+               if isinstance(layer, keras.layers.Conv2D) and layer.use_bias)
 
 
 def trainable(model: keras.Model) -> int:
@@ -132,22 +132,21 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
     if name in KERAS_APPLICATIONS and cfg.keras_applications:
         reference = build_keras_application(name, size)
         row["keras_params"] = trainable(reference)
-        if row["keras_params"] != row["params"]:
+        extra = row["keras_params"] - row["params"]
+        if extra and extra != conv_bias_params(reference):  # keras.applications' ResNet-50 has conv biases
             raise AssertionError(f"{name}: {row['params']:,} trainable parameters, keras.applications "
                                  f"{row['keras_params']:,}: not the same network")
         steppers["keras"] = keras_train_stepper(reference, x, y, bool(cfg.jit_compile))
     if name in TORCHVISION and use_torch:
-        theirs = build_torchvision(name)
-        row["torch_params"] = sum(p.numel() for p in theirs.parameters() if p.requires_grad)
         torch_knobs = TORCHVISION[name][1]
         if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
             steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y, bool(cfg.jit_compile))
-        steppers["torch"] = torch_train_stepper(theirs, x, y)
 
     print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds", flush=True)
-    times = dict(zip(steppers, timed_rounds(list(steppers.values()), steps, warmup)))
-    for key, seconds in times.items():
-        t = timing(seconds)
+    times = {key: timing(seconds) for key, seconds in zip(steppers, timed_rounds(list(steppers.values()), steps, warmup))}
+    if name in TORCHVISION and use_torch:  # right after ours, in a process of its own
+        times["torch"], row["torch_params"] = torch_train_timing(TORCHVISION[name][0], size, batch, steps, warmup)
+    for key, t in times.items():
         row.update({f"train_{key}_img_s": t.per_second(batch), f"train_{key}_img_s_min": batch / t.max,
                     f"train_{key}_img_s_max": batch / t.min})
     row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
