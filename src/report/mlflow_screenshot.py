@@ -4,7 +4,9 @@
 
 Starts ``mlflow server`` on 127.0.0.1 (a free port) against the store (``--tracking-uri``, default the
 suite's local store), opens the compare-runs view of the experiment's newest sweep (its point runs, the
-parent excluded), waits until every run and the requested metrics are on the page, and writes the PNG.
+parent excluded) or, with ``--sweep-dir``, of the finished points of those sweep folders (a point that
+skipped or resumed an earlier job shows that job's run, as the ablation report counts it), waits until
+every run and the requested metrics are on the page, and writes the PNG.
 Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package (scripts/install.sh
 installs them with INSTALL_BROWSER=1). Written by hand because MLflow has no screenshot or UI-check API.
 """
@@ -101,14 +103,20 @@ def _rendered_text(browser) -> str:
     return "\n".join(parts)
 
 
-def sweep_runs(tracking_uri: str, experiment: str) -> tuple[str, list]:
-    """(experiment id, the point runs of its newest sweep, or all its runs when it has no sweep)."""
+def sweep_runs(tracking_uri: str, experiment: str, sweep_dirs: list[Path] | None = None) -> tuple[str, list]:
+    """(experiment id, the point runs of its newest sweep, or all its runs when it has no sweep); with
+    ``sweep_dirs``, the runs of those folders' finished points (src.report.ablation.read_points)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise SystemExit(f"error: no MLflow experiment {experiment!r} in {tracking_uri}")
+    if sweep_dirs:
+        from src.report.ablation import read_points
+
+        ids = [p["job"]["mlflow_run_id"] for p in read_points(sweep_dirs) if p["results"] and p["job"].get("mlflow_run_id")]
+        return found.experiment_id, [client.get_run(run_id) for run_id in ids]
     runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
     parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     if parents:
@@ -117,10 +125,10 @@ def sweep_runs(tracking_uri: str, experiment: str) -> tuple[str, list]:
 
 
 def compare_view(tracking_uri: str, experiment: str, out: Path, metrics: tuple[str, ...] = ("test_accuracy",),
-                 timeout: float = 60.0) -> str:
-    """Open the compare view of the experiment's runs, wait for every run name and metric key, save a
-    screenshot to ``out``; returns the page's visible text."""
-    experiment_id, runs = sweep_runs(tracking_uri, experiment)
+                 timeout: float = 60.0, sweep_dirs: list[Path] | None = None) -> str:
+    """Open the compare view of the experiment's runs (`sweep_runs`), wait for every run name and metric
+    key, save a screenshot to ``out``; returns the page's visible text."""
+    experiment_id, runs = sweep_runs(tracking_uri, experiment, sweep_dirs)
     if not runs:
         raise SystemExit(f"error: experiment {experiment!r} has no runs to compare")
     wanted = [r.info.run_name for r in runs] + list(metrics)
@@ -157,11 +165,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--tracking-uri", default=None, help="default: the suite's store (MLFLOW_TRACKING_URI or mlruns/)")
     parser.add_argument("--metric", action="append", default=None, help="metric keys that must appear (repeatable)")
+    parser.add_argument("--sweep-dir", action="append", type=Path, default=None,
+                        help="compare the finished points of this sweep folder (repeatable) instead of the newest sweep")
     args = parser.parse_args(argv)
     from src.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri)
-    compare_view(uri, args.experiment, args.out, tuple(args.metric or ("test_accuracy",)))
+    compare_view(uri, args.experiment, args.out, tuple(args.metric or ("test_accuracy",)), sweep_dirs=args.sweep_dir)
     print(f"compare view of {args.experiment} -> {args.out}")
 
 
