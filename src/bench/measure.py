@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from src.bench.model_throughput import timed_rounds
+from src.bench.model_throughput import compile_for_bench, timed_rounds
 
 __all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper", "torch_train_timing",
            "inference_timings", "litert_latency", "pipeline_throughput", "peak_memory_mib"]
@@ -59,20 +59,25 @@ def matmul_limit(n: int, steps: int, warmup: int) -> Timing:
 
 
 def keras_train_stepper(model: keras.Model, x: np.ndarray, y: np.ndarray, jit_compile: bool) -> Callable[[], None]:
-    """One ``train_on_batch`` (SGD 0.01, cross-entropy on logits) per call."""
-    model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=jit_compile,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    """One ``train_on_batch`` (`compile_for_bench`: SGD 0.01, cross-entropy on logits) per call."""
+    compile_for_bench(model, jit_compile)
     return lambda: model.train_on_batch(x, y)
+
+
+def _json_of_module(module: str, *args: object, timeout: float = 3600) -> dict:
+    """Run ``python -m module args...`` in a fresh process; the JSON of its last stdout line."""
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m {module} {' '.join(map(str, args))} failed (exit {proc.returncode}): "
+                           f"{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def torch_train_timing(torchvision_name: str, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, int]:
     """(seconds per training step, trainable parameters) of torchvision's network in a fresh process
     (src/bench/torch_train.py: TensorFlow and PyTorch cannot share one here)."""
-    proc = subprocess.run([sys.executable, "-m", "src.bench.torch_train", torchvision_name, str(size), str(batch),
-                           str(steps), str(warmup)], capture_output=True, text=True, timeout=3600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"torch training of {torchvision_name} failed: {proc.stderr[-2000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = _json_of_module("src.bench.torch_train", torchvision_name, size, batch, steps, warmup)
     return timing(result["seconds"]), int(result["params"])
 
 
@@ -132,8 +137,4 @@ def pipeline_throughput(size: int, batch: int, batches: int, examples: int = 409
 def peak_memory_mib(name: str, size: int, batch: int, steps: int = 3) -> dict[str, float]:
     """Peak resident memory of a fresh process that builds our ``name`` at ``size`` and trains ``steps``
     steps (src/bench/peak_memory.py): {'baseline_mib': after imports, 'peak_mib': maximum RSS}."""
-    proc = subprocess.run([sys.executable, "-m", "src.bench.peak_memory", name, str(size), str(batch), str(steps)],
-                          capture_output=True, text=True, timeout=1800, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"peak-memory run of {name} failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _json_of_module("src.bench.peak_memory", name, size, batch, steps, timeout=1800)

@@ -23,7 +23,6 @@ are discarded, then medians (min–max) over ``--steps`` rounds are reported.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import platform
 import statistics
@@ -39,6 +38,7 @@ import numpy as np  # noqa: E402
 from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import set_grouped_conv_implementation  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402
+from src.tracking.provenance import library_versions  # noqa: E402
 
 CLASSES = 10
 #: Below this input size the ShuffleNet comparison uses the registry's small-input variant.
@@ -49,11 +49,12 @@ def trainable_params(model: keras.Model) -> int:
     return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
-def compile_for_bench(model: keras.Model) -> keras.Model:
+def compile_for_bench(model: keras.Model, jit_compile: bool = False) -> keras.Model:
+    """SGD 0.01, cross-entropy on logits: the training step every benchmark times."""
     model.compile(
         optimizer=keras.optimizers.SGD(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=False,
+        jit_compile=jit_compile,
     )
     return model
 
@@ -121,14 +122,10 @@ def timed_rounds(steppers: Sequence[Callable[[], None]], steps: int, warmup: int
 
 
 def environment() -> dict[str, str]:
-    try:
-        tf_version = importlib.metadata.version("tensorflow")
-    except importlib.metadata.PackageNotFoundError:
-        tf_version = "n/a"
     return {
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
-        "tensorflow": tf_version,
+        "tensorflow": library_versions(("tensorflow",)).get("tensorflow", "n/a"),
         "cpu": platform.processor() or platform.machine(),
         "cores": str(os.cpu_count()),
     }

@@ -12,7 +12,6 @@ networks as keras.applications' and torchvision's, at the configured input size.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -32,7 +31,7 @@ from src.bench.measure import (
 from src.errors import ConfigError
 from src.models import build_model, list_models
 from src.profiling import count_macs, count_params
-from src.tracking.provenance import git_info
+from src.tracking.provenance import git_info, library_versions
 
 CLASSES = 10
 #: Our knobs that make the network keras.applications' (MobileNetV2 has no dropout before its classifier).
@@ -87,20 +86,16 @@ def torch_available(setting: Any) -> bool:
 
 
 def environment() -> dict[str, str]:
-    def version(package: str) -> str:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "n/a"
-
+    versions = library_versions(("tensorflow", "torch", "torchvision", "ai-edge-litert"))
     cpu = platform.processor() or platform.machine()
     with_name = Path("/proc/cpuinfo")
     if with_name.exists():
         names = [line.split(":", 1)[1].strip() for line in with_name.read_text().splitlines() if line.startswith("model name")]
         cpu = names[0] if names else cpu
     return {"cpu": cpu, "cores": str(os.cpu_count()), "backend": keras.backend.backend(), "keras": keras.__version__,
-            "tensorflow": version("tensorflow"), "torch": version("torch"), "torchvision": version("torchvision"),
-            "ai_edge_litert": version("ai-edge-litert"), "git_commit": git_info().get("git_commit", "")[:10]}
+            "tensorflow": versions.get("tensorflow", "n/a"), "torch": versions.get("torch", "n/a"),
+            "torchvision": versions.get("torchvision", "n/a"), "ai_edge_litert": versions.get("ai-edge-litert", "n/a"),
+            "git_commit": git_info().get("git_commit", "")[:10]}
 
 
 def _check(cfg: DictConfig) -> None:

@@ -30,10 +30,11 @@ def git_info(cwd: str | None = None) -> dict[str, str]:
     return {"git_commit": commit, "git_dirty": str(dirty).lower()}
 
 
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that change results, plus Python and platform."""
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of ``names`` (default: the libraries that change results; ones not installed
+    are left out), plus Python and platform."""
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in LIBRARIES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
