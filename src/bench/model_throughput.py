@@ -38,7 +38,6 @@ import numpy as np  # noqa: E402
 from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import set_grouped_conv_implementation  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402
-from src.tracking.provenance import library_versions  # noqa: E402
 
 CLASSES = 10
 #: Below this input size the ShuffleNet comparison uses the registry's small-input variant.
@@ -122,6 +121,8 @@ def timed_rounds(steppers: Sequence[Callable[[], None]], steps: int, warmup: int
 
 
 def environment() -> dict[str, str]:
+    from src.tracking.provenance import library_versions  # src.tracking imports MLflow: only here
+
     return {
         "backend": keras.backend.backend(),
         "keras": keras.__version__,

@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.bench.measure import keras_train_stepper  # noqa: E402
-from src.bench.suite import build_ours  # noqa: E402
+from src.bench.peers import build_ours  # noqa: E402
 
 
 def max_rss_mib() -> float:

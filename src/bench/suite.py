@@ -28,36 +28,11 @@ from src.bench.measure import (
     Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
     pipeline_throughput, timed_rounds, timing, torch_train_timing,
 )
+from src.bench.peers import CLASSES, KERAS_APPLICATIONS, TORCHVISION, build_ours
 from src.errors import ConfigError
-from src.models import build_model, list_models
+from src.models import list_models
 from src.profiling import count_macs, count_params
 from src.tracking.provenance import git_info, library_versions
-
-CLASSES = 10
-#: Our knobs that make the network keras.applications' (MobileNetV2 has no dropout before its classifier).
-KERAS_APPLICATIONS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    # ours -> (keras.applications constructor, its extra arguments, our knobs)
-    "mobilenet_v1": ("MobileNet", {}, {}),
-    "mobilenet_v2": ("MobileNetV2", {}, {"dropout": 0.0}),
-    "mobilenet_v3_large": ("MobileNetV3Large", {"include_preprocessing": False}, {}),
-    "mobilenet_v3_small": ("MobileNetV3Small", {"include_preprocessing": False}, {}),
-    "resnet50": ("ResNet50", {}, {}),
-    "densenet121": ("DenseNet121", {}, {}),
-    "xception": ("Xception", {}, {}),
-    "inception_v3": ("InceptionV3", {}, {}),
-}
-#: ours -> (torchvision constructor, our knobs): torchvision's ResNet-50 strides the 3×3 conv (v1.5).
-TORCHVISION: dict[str, tuple[str, dict[str, Any]]] = {
-    "mobilenet_v2": ("mobilenet_v2", {}),
-    "resnet50": ("resnet50", {"downsample_in": "3x3"}),
-    "shufflenet_v2": ("shufflenet_v2_x1_0", {}),
-    "squeezenet1_1": ("squeezenet1_1", {}),
-    "densenet121": ("densenet121", {}),
-}
-
-
-def build_ours(name: str, size: int, **knobs: Any) -> keras.Model:
-    return build_model(name, input_shape=(size, size, 3), classes=CLASSES, classifier_activation=None, **knobs)
 
 
 def build_keras_application(name: str, size: int) -> keras.Model:

@@ -1,10 +1,13 @@
 """PyTorch's training step timed in a process of its own (TensorFlow and PyTorch in one process
 crash with a segmentation fault here, measured with TF 2.21 and torch 2.14.1):
 
-    python -m src.bench.torch_train <torchvision name> <size> <batch> <steps> <warmup>
+    python -m src.bench.torch_train <torchvision name> <size> <batch> <steps> <warmup> [cpu|cuda] [precision]
 
-Prints JSON: the seconds of each timed step (forward + backward + SGD update, after ``warmup`` steps)
-and the trainable parameter count.
+Prints JSON: the seconds of each timed step (forward + backward + SGD update, after ``warmup`` steps),
+the trainable parameter count and the thread count. On ``cuda`` the model and batch live on the GPU in
+channels-last layout with cuDNN autotuning (what a tuned PyTorch script does; Keras is NHWC already),
+every step ends with a synchronisation, and ``precision`` is ``float32`` or autocast to
+``mixed_bfloat16`` / ``mixed_float16`` (with a gradient scaler), the counterparts of Keras' policies.
 """
 
 from __future__ import annotations
@@ -16,32 +19,48 @@ import time
 import numpy as np
 
 CLASSES = 10
+AUTOCAST = {"float32": None, "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 
-def main(name: str, size: int, batch: int, steps: int, warmup: int) -> dict:
+def main(name: str, size: int, batch: int, steps: int, warmup: int, device: str = "cpu",
+         precision: str = "float32") -> dict:
     import torch
     import torchvision
 
+    if precision not in AUTOCAST:
+        raise SystemExit(f"precision {precision!r}: use one of {', '.join(AUTOCAST)}")
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(num_classes=CLASSES)
+    on_gpu = device == "cuda"
+    layout = torch.channels_last if on_gpu else torch.contiguous_format
+    torch.backends.cudnn.benchmark = on_gpu
+    model = getattr(torchvision.models, name)(num_classes=CLASSES).to(device, memory_format=layout)
     rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.normal(size=(batch, 3, size, size)).astype("float32"))
-    y = torch.from_numpy(rng.integers(0, CLASSES, size=batch).astype("int64"))
+    x = torch.from_numpy(rng.normal(size=(batch, 3, size, size)).astype("float32")).to(device, memory_format=layout)
+    y = torch.from_numpy(rng.integers(0, CLASSES, size=batch).astype("int64")).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
+    half = AUTOCAST[precision]
+    scaler = torch.amp.GradScaler(device, enabled=precision == "mixed_float16")
     model.train()
     seconds = []
     for i in range(warmup + steps):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
-        optimizer.step()
+        with torch.autocast(device, dtype=getattr(torch, half or "float32"), enabled=half is not None):
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if on_gpu:
+            torch.cuda.synchronize()
         if i >= warmup:
             seconds.append(time.perf_counter() - start)
     return {"seconds": seconds, "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name() if on_gpu else "cpu", "torch": torch.__version__,
+            "tf32": f"cudnn={torch.backends.cudnn.allow_tf32},matmul={torch.backends.cuda.matmul.allow_tf32}"}
 
 
 if __name__ == "__main__":
-    name, *numbers = sys.argv[1:]
-    print(json.dumps(main(name, *map(int, numbers))))
+    name, size, batch, steps, warmup, *rest = sys.argv[1:]
+    print(json.dumps(main(name, int(size), int(batch), int(steps), int(warmup), *rest)))

@@ -1,0 +1,112 @@
+"""Training throughput on an accelerator: our networks (Keras, any backend: JAX on the GPU machine)
+against torchvision's same networks (PyTorch eager), per precision, side by side in one run.
+
+    python -m src.bench.accelerator [--models resnet50,mobilenet_v2,shufflenet_v2] [--size 224]
+        [--batch 128] [--steps 20] [--warmup 5] [--precisions float32,mixed_bfloat16]
+        [--budget-s 480] [--out experiments/bench/accelerator]
+
+Each measurement runs in a fresh process (src/bench/keras_train.py, src/bench/torch_train.py): two
+frameworks never share the device's memory, and TensorFlow and PyTorch cannot share a process. Rows
+are written after every model, so a run stopped by ``--budget-s`` (or killed) keeps what it measured.
+A GPU is needed for ``cuda``; on a CPU-only machine use ``--torch-device cpu`` (tests do, tiny).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from src.bench.csv_out import write_rows
+from src.bench.measure import _json_of_module, timing
+from src.bench.peers import TORCHVISION
+
+DEFAULT_MODELS = ("resnet50", "mobilenet_v2", "shufflenet_v2", "densenet121", "squeezenet1_1")
+
+
+def measure(name: str, precision: str, args: argparse.Namespace) -> dict:
+    """One row: ours and torchvision's training images/s at ``precision`` and their ratio."""
+    common = (args.size, args.batch, args.steps, args.warmup)
+    row: dict = {"model": name, "precision": precision, "size": args.size, "batch": args.batch}
+    ours = _json_of_module("src.bench.keras_train", name, *common, precision, int(args.jit), timeout=args.budget_s)
+    t = timing(ours["seconds"])
+    row.update({"ours_img_s": t.per_second(args.batch), "ours_img_s_min": args.batch / t.max,
+                "ours_img_s_max": args.batch / t.min, "ours_params": ours["params"],
+                "backend": ours["backend"], "device": ours["device"], "keras": ours["keras"],
+                "jax_matmul_precision": ours["matmul_precision"]})
+    if name in TORCHVISION and not args.no_torch:
+        theirs = _json_of_module("src.bench.torch_train", TORCHVISION[name][0], *common, args.torch_device,
+                                 precision, timeout=args.budget_s)
+        t = timing(theirs["seconds"])
+        row.update({"torch_img_s": t.per_second(args.batch), "torch_img_s_min": args.batch / t.max,
+                    "torch_img_s_max": args.batch / t.min, "torch_params": theirs["params"],
+                    "torch_device": theirs["device"], "torch": theirs["torch"], "torch_tf32": theirs["tf32"],
+                    "ratio_vs_torch": row["ours_img_s"] / t.per_second(args.batch)})
+        if theirs["params"] != ours["params"]:
+            raise AssertionError(f"{name}: ours has {ours['params']:,} trainable parameters, torchvision's "
+                                 f"{theirs['params']:,}: not the same network")
+    return row
+
+
+def summary_markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [f"# Training throughput on {rows[0]['device'] if rows else '?'} ({platform.node()})", "",
+             f"{args.size}×{args.size}×3, batch {args.batch}, SGD, medians of {args.steps} steps after "
+             f"{args.warmup} warm-up steps; Keras {rows[0]['keras'] if rows else '?'} on "
+             f"{rows[0]['backend'] if rows else '?'} (jit_compile={bool(args.jit)}), PyTorch eager on "
+             f"{args.torch_device}" + (", channels-last, cuDNN autotuning" if args.torch_device == "cuda" else "")
+             + ". Ratio > 1: ours is faster.", "",
+             "| model | precision | ours img/s (min–max) | torchvision img/s (min–max) | ours / torch |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        torch_cell = (f"{r['torch_img_s']:.0f} ({r['torch_img_s_min']:.0f}–{r['torch_img_s_max']:.0f})"
+                      if "torch_img_s" in r else "n/a")
+        ratio = f"{r['ratio_vs_torch']:.2f}" if "ratio_vs_torch" in r else "n/a"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['ours_img_s']:.0f} ({r['ours_img_s_min']:.0f}–"
+                     f"{r['ours_img_s_max']:.0f}) | {torch_cell} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--jit", type=int, default=1, help="1: jit_compile (jax.jit / XLA) for Keras")
+    parser.add_argument("--torch-device", default="cuda")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--budget-s", type=float, default=480, help="start no new model after this many seconds")
+    parser.add_argument("--out", default="experiments/bench/accelerator")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rows: list[dict] = []
+    for name in args.models.split(","):
+        for precision in args.precisions.split(","):
+            if time.monotonic() - started > args.budget_s:
+                print(f"[{name} {precision}] skipped: --budget-s {args.budget_s:.0f} s spent", flush=True)
+                continue
+            try:
+                rows.append(measure(name, precision, args))
+            except (RuntimeError, AssertionError) as err:  # one failing model must not lose the others
+                print(f"[{name} {precision}] FAILED: {err}", flush=True)
+                continue
+            print(f"[{name} {precision}] " + ", ".join(
+                f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[-1].items()), flush=True)
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            write_rows([{k: r.get(k, "") for k in keys} for r in rows], out / "results.csv")
+            (out / "summary.md").write_text(summary_markdown(rows, args))
+    print(f"{len(rows)} rows -> {out}/results.csv, summary.md ({time.monotonic() - started:.0f} s)", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    main()

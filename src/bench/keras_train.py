@@ -1,0 +1,76 @@
+"""Our network's Keras training step timed in a process of its own, on whatever backend and device
+Keras runs (the GPU machine has JAX and no TensorFlow):
+
+    python -m src.bench.keras_train <model> <size> <batch> <steps> <warmup> [precision] [jit 0|1]
+
+Prints JSON: the seconds of each timed ``train_on_batch`` (forward + backward + SGD update; it returns
+Python floats, so each step waits for the device), the trainable parameter count, the backend and the
+device. ``precision`` is a `src.train.precision` policy (``mixed_float16`` gets Keras' loss scaling);
+the batch is placed on the device once, as the PyTorch counterpart does. The model is built with
+`src.bench.peers.TORCHVISION`'s knobs so that it is torchvision's network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from src.bench.model_throughput import compile_for_bench  # noqa: E402
+from src.bench.peers import CLASSES, TORCHVISION, build_ours  # noqa: E402
+from src.profiling import count_params  # noqa: E402
+from src.train.precision import dtype_policy  # noqa: E402
+
+
+def device_name() -> str:
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return str(jax.devices()[0].device_kind)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return gpus[0].name if gpus else "cpu"
+    return keras.backend.backend()
+
+
+def matmul_precision() -> str:
+    """JAX's default float32 matmul/conv precision on the device (None: TF32 on NVIDIA tensor cores)."""
+    if keras.backend.backend() != "jax":
+        return "n/a"
+    import jax
+
+    return str(jax.config.jax_default_matmul_precision)
+
+
+def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: str = "float32",
+         jit_compile: bool = True) -> dict:
+    keras.utils.set_random_seed(0)
+    knobs = TORCHVISION.get(name, (None, {}))[1]
+    with dtype_policy(precision):
+        model = compile_for_bench(build_ours(name, size, **knobs), jit_compile)
+    rng = np.random.default_rng(0)
+    x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
+    y = keras.ops.convert_to_tensor(rng.integers(0, CLASSES, size=batch).astype("int32"))
+    seconds = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "params": count_params(model).trainable, "backend": keras.backend.backend(),
+            "device": device_name(), "keras": keras.__version__, "matmul_precision": matmul_precision(), "precision": precision, "jit_compile": jit_compile}
+
+
+if __name__ == "__main__":
+    name, size, batch, steps, warmup, *rest = sys.argv[1:]
+    precision = rest[0] if rest else "float32"
+    jit = bool(int(rest[1])) if len(rest) > 1 else True
+    print(json.dumps(main(name, int(size), int(batch), int(steps), int(warmup), precision, jit)))
