@@ -14,6 +14,7 @@ A GPU is needed for ``cuda``; on a CPU-only machine use ``--torch-device cpu`` (
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import time
@@ -27,6 +28,10 @@ from src.bench.peers import TORCHVISION
 DEFAULT_MODELS = ("resnet50", "mobilenet_v2", "shufflenet_v2", "densenet121", "squeezenet1_1")
 
 
+def torch_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "torchvision"))
+
+
 def measure(name: str, precision: str, args: argparse.Namespace) -> dict:
     """One row: ours and torchvision's training images/s at ``precision`` and their ratio."""
     common = (args.size, args.batch, args.steps, args.warmup)
@@ -37,7 +42,7 @@ def measure(name: str, precision: str, args: argparse.Namespace) -> dict:
                 "ours_img_s_max": args.batch / t.min, "ours_params": ours["params"],
                 "backend": ours["backend"], "device": ours["device"], "keras": ours["keras"],
                 "jax_matmul_precision": ours["matmul_precision"]})
-    if name in TORCHVISION and not args.no_torch:
+    if name in TORCHVISION and not args.no_torch and torch_installed():
         theirs = _json_of_module("src.bench.torch_train", TORCHVISION[name][0], *common, args.torch_device,
                                  precision, timeout=args.budget_s)
         t = timing(theirs["seconds"])
@@ -79,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--jit", type=int, default=1, help="1: jit_compile (jax.jit / XLA) for Keras")
     parser.add_argument("--torch-device", default="cuda")
-    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-torch", action="store_true", help="skip torchvision (skipped anyway when not installed)")
     parser.add_argument("--budget-s", type=float, default=480, help="start no new model after this many seconds")
     parser.add_argument("--out", default="experiments/bench/accelerator")
     args = parser.parse_args(argv)
