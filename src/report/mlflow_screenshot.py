@@ -86,6 +86,11 @@ def _browser():
 _SCROLLABLE = """return [...document.querySelectorAll('*')].filter(el => el.scrollHeight > el.clientHeight + 5
     && /(auto|scroll)/.test(getComputedStyle(el).overflowY));"""
 
+#: Every element still scrolled (overflow hidden ones included: the compare view's row-name column
+#: follows its value pane by script and otherwise stays where the text scan left it) back to the top.
+_TO_TOP = """[...document.querySelectorAll('*')].filter(el => el.scrollTop > 0).forEach(el => {
+    el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });"""
+
 
 def _rendered_text(browser) -> str:
     """The page's text, including rows that the UI's scrollable tables render only when scrolled to."""
@@ -152,6 +157,7 @@ def compare_view(tracking_uri: str, experiment: str, out: Path, metrics: tuple[s
             browser.execute_script("window.scrollTo(0, 0);")
             for element in browser.execute_script(_SCROLLABLE):  # back to the top of every pane
                 browser.execute_script("arguments[0].scrollTop = 0;", element)
+            browser.execute_script(_TO_TOP)  # and of the panes the UI scrolls along (e.g. the metric names)
             time.sleep(1.0)
             browser.save_screenshot(str(out))
             return text
