@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
+from src.report.curves import read_history
 from src.report.stats import Comparison, mean_std, welch
 from src.report.sweep_table import point_dirs
 from src.train.jobfile import POINTER_FILE
@@ -42,7 +43,7 @@ def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
             cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
             results = json.loads((job_dir / "results.json").read_text()) if (job_dir / "results.json").exists() else None
             job = json.loads((job_dir / "job.json").read_text()) if (job_dir / "job.json").exists() else {}
-            points.append({"folder": str(folder), "cfg": cfg, "results": results, "job": job})
+            points.append({"folder": str(folder), "job_dir": str(job_dir), "cfg": cfg, "results": results, "job": job})
     return points
 
 
@@ -53,14 +54,18 @@ def label(spec: AblationSpec, cfg: dict[str, Any]) -> str:
 
 
 def group_points(spec: AblationSpec, points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """label -> {"cfg": a representative config, "acc": {seed: test accuracy}, "results": [...], "unfinished": [...]}."""
+    """label -> {"cfg": a representative config, "acc": {seed: test accuracy}, "results": [...],
+    "histories": [per-epoch columns of each finished seed's history.csv], "unfinished": [...]}."""
     groups: dict[str, dict[str, Any]] = {}
     for point in points:
         name = label(spec, point["cfg"])
-        group = groups.setdefault(name, {"cfg": point["cfg"], "acc": {}, "results": [], "unfinished": []})
+        group = groups.setdefault(name, {"cfg": point["cfg"], "acc": {}, "results": [], "histories": [], "unfinished": []})
         if point["results"] is not None:
             group["acc"][point["cfg"].get("seed")] = point["results"]["test_accuracy"]
             group["results"].append(point["results"])
+            history = Path(point.get("job_dir", point["folder"])) / "history.csv"
+            if history.exists():
+                group["histories"].append(read_history(history))
         else:
             group["unfinished"].append(f"{point['folder']} ({point['job'].get('status', 'not started')})")
     return groups
@@ -101,7 +106,13 @@ def paper_counts(spec: AblationSpec, cfg: dict[str, Any]) -> tuple[int, int]:
     return count_params(model).trainable, count_macs(model).total
 
 
-def plot(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Path | None:
+#: result key -> (x-axis label, scale) of the accuracy plots.
+PLOT_AXES = {"macs": ("multiply-adds per image at the run's input (M)", 1e6),
+             "params_trainable": ("trainable parameters at the run's input (M)", 1e6)}
+
+
+def plot(groups: dict[str, dict[str, Any]], path: Path, title: str, x_key: str = "macs") -> Path | None:
+    """Test accuracy (mean ± std over seeds) of every finished point against ``x_key`` (`PLOT_AXES`)."""
     done = {k: g for k, g in groups.items() if g["acc"] and g["results"]}
     if not done:
         return None
@@ -113,16 +124,54 @@ def plot(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Path | No
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name, g in done.items():
         accs = list(g["acc"].values())
-        macs = g["results"][0]["macs"] / 1e6
-        ax.errorbar(macs, statistics.fmean(accs), yerr=statistics.stdev(accs) if len(accs) > 1 else 0, marker="o",
+        x = g["results"][0][x_key] / PLOT_AXES[x_key][1]
+        ax.errorbar(x, statistics.fmean(accs), yerr=statistics.stdev(accs) if len(accs) > 1 else 0, marker="o",
                     capsize=3, color="C0")
-        ax.annotate(name, (macs, statistics.fmean(accs)), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("multiply-adds per image at the run's input (M)")
+        ax.annotate(name, (x, statistics.fmean(accs)), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(PLOT_AXES[x_key][0])
     ax.set_ylabel("test accuracy (mean ± std over seeds)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Path | None:
+    """Per point, validation accuracy and training loss per epoch: the mean over seeds, shaded from the
+    lowest to the highest seed."""
+    done = {k: g for k, g in groups.items() if g["histories"]}
+    if not done:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    colours = plt.get_cmap("tab10" if len(done) <= 10 else "tab20")
+    for i, (name, g) in enumerate(done.items()):
+        for ax, key in zip(axes, ("val_accuracy", "loss")):
+            runs = [h[key] for h in g["histories"] if h.get(key)]
+            epochs = min((len(r) for r in runs), default=0)
+            if not epochs:
+                continue
+            columns = [[r[e] for r in runs] for e in range(epochs)]
+            xs = list(range(1, epochs + 1))
+            ax.plot(xs, [statistics.fmean(c) for c in columns], "-o", ms=3, color=colours(i), label=name)
+            ax.fill_between(xs, [min(c) for c in columns], [max(c) for c in columns], color=colours(i), alpha=0.15)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, text in zip(axes, ("validation accuracy", "training loss (cross-entropy)")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(text)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{title}\nmean over seeds, shaded from the lowest to the highest seed", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
@@ -180,9 +229,12 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: st
     unfinished = [u for g in groups.values() for u in g["unfinished"]]
     if unfinished:
         lines += ["", "## Unfinished points", ""] + [f"- {u}" for u in unfinished]
-    figure = plot(groups, out / "accuracy_vs_macs.png", spec.title)
-    if figure:
-        lines += ["", f"![test accuracy against multiply-adds]({figure.name})"]
+    for figure, alt in ((plot(groups, out / "accuracy_vs_macs.png", spec.title), "test accuracy against multiply-adds"),
+                        (plot(groups, out / "accuracy_vs_params.png", spec.title, "params_trainable"),
+                         "test accuracy against parameters"),
+                        (plot_curves(groups, out / "training_curves.png", spec.title), "training curves per point")):
+        if figure:
+            lines += ["", f"![{alt}]({figure.name})"]
     text = write_readme(out, lines)
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with (out / "results.csv").open("w", newline="") as f:

@@ -23,6 +23,7 @@ def _point(sweep, index, point, groups, shuffle, seed, accuracy):
     if accuracy is not None:
         (folder / "results.json").write_text(json.dumps({"test_accuracy": accuracy, "params_trainable": 60000,
                                                          "macs": 2.5e6, "wall_seconds": 100.0}))
+        (folder / "history.csv").write_text("epoch,loss,val_accuracy\n0,1.2,0.5\n1,0.8,%.3f\n" % accuracy)
 
 
 @pytest.fixture
@@ -48,8 +49,16 @@ def test_report_tables_claims_and_unfinished_points(sweep, tmp_path):
     assert "| group convolution helps at equal complexity: g=3 beats g=1 (0.5×: 43.2 vs 45.1 % error) | g3 | g1 | +5.00 pp | 3/3 |" in text
     assert "not judged: 0 finished points match {'ablation_point': 'g8'}" in text
     assert "## Unfinished points" in text and "(killed)" in text
-    assert "0123456789" in text and (out / "accuracy_vs_macs.png").exists()
+    assert "0123456789" in text
+    for png in ("accuracy_vs_macs.png", "accuracy_vs_params.png", "training_curves.png"):
+        assert f"]({png})" in text and (out / png).stat().st_size > 1000
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 4
+
+
+def test_curves_average_the_seeds_of_each_point(sweep):
+    groups = group_points(SPECS["shufflenet_groups"], read_points([sweep]))
+    assert [h["val_accuracy"] for h in groups["g3"]["histories"]] == [[0.5, 0.852], [0.5, 0.854], [0.5, 0.856]]
+    assert groups["g8"]["histories"] == []  # killed: no curve
 
 
 def test_similar_claims_are_judged_as_consistent_or_not(sweep):
