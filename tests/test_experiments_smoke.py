@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlflow
 import pytest
 
+from src.report.ablation_specs import SPECS
 from tests.conftest import CONF
 from tests.test_cli import run_cli
 
@@ -24,3 +25,7 @@ def test_experiment_smoke_run(name, tmp_path):
     # students are nested runs with their own test_accuracy)
     assert points and all(r.info.status == "FINISHED" and any(k.split(".")[-1] == "test_accuracy" for k in r.data.metrics)
                           for r in points)
+    if name in SPECS:  # an ablation: its sweep's report, written at the end, is on the parent run
+        parent = next(r for r in runs if r.data.tags.get("sweep") == "parent")
+        logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+        assert {"report/README.md", "report/results.csv"} <= logged, proc.stderr[-3000:]
