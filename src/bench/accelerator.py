@@ -37,19 +37,15 @@ def measure(name: str, precision: str, args: argparse.Namespace) -> dict:
     common = (args.size, args.batch, args.steps, args.warmup)
     row: dict = {"model": name, "precision": precision, "size": args.size, "batch": args.batch}
     ours = _json_of_module("src.bench.keras_train", name, *common, precision, int(args.jit), timeout=args.budget_s)
-    t = timing(ours["seconds"])
-    row.update({"ours_img_s": t.per_second(args.batch), "ours_img_s_min": args.batch / t.max,
-                "ours_img_s_max": args.batch / t.min, "ours_params": ours["params"],
+    row.update({**timing(ours["seconds"]).rates(args.batch, "ours_img_s"), "ours_params": ours["params"],
                 "backend": ours["backend"], "device": ours["device"], "keras": ours["keras"],
                 "jax_matmul_precision": ours["matmul_precision"]})
     if name in TORCHVISION and not args.no_torch and torch_installed():
         theirs = _json_of_module("src.bench.torch_train", TORCHVISION[name][0], *common, args.torch_device,
                                  precision, timeout=args.budget_s)
-        t = timing(theirs["seconds"])
-        row.update({"torch_img_s": t.per_second(args.batch), "torch_img_s_min": args.batch / t.max,
-                    "torch_img_s_max": args.batch / t.min, "torch_params": theirs["params"],
-                    "torch_device": theirs["device"], "torch": theirs["torch"], "torch_tf32": theirs["tf32"],
-                    "ratio_vs_torch": row["ours_img_s"] / t.per_second(args.batch)})
+        row.update({**timing(theirs["seconds"]).rates(args.batch, "torch_img_s"), "torch_params": theirs["params"],
+                    "torch_device": theirs["device"], "torch": theirs["torch"], "torch_tf32": theirs["tf32"]})
+        row["ratio_vs_torch"] = row["ours_img_s"] / row["torch_img_s"]
         if theirs["params"] != ours["params"]:
             raise AssertionError(f"{name}: ours has {ours['params']:,} trainable parameters, torchvision's "
                                  f"{theirs['params']:,}: not the same network")

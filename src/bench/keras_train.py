@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from src.bench.model_throughput import compile_for_bench  # noqa: E402
+from src.bench.measure import keras_train_stepper, timed_rounds  # noqa: E402
 from src.bench.peers import CLASSES, TORCHVISION, build_ours  # noqa: E402
 from src.profiling import count_params  # noqa: E402
 from src.train.precision import dtype_policy  # noqa: E402
@@ -54,17 +53,13 @@ def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: s
          jit_compile: bool = True) -> dict:
     keras.utils.set_random_seed(0)
     knobs = TORCHVISION.get(name, (None, {}))[1]
-    with dtype_policy(precision):
-        model = compile_for_bench(build_ours(name, size, **knobs), jit_compile)
     rng = np.random.default_rng(0)
     x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.integers(0, CLASSES, size=batch).astype("int32"))
-    seconds = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        if i >= warmup:
-            seconds.append(time.perf_counter() - start)
+    with dtype_policy(precision):
+        model = build_ours(name, size, **knobs)
+        step = keras_train_stepper(model, x, y, jit_compile)
+    seconds = timed_rounds([step], steps, warmup)[0]
     return {"seconds": seconds, "params": count_params(model).trainable, "backend": keras.backend.backend(),
             "device": device_name(), "keras": keras.__version__, "matmul_precision": matmul_precision(), "precision": precision, "jit_compile": jit_compile}
 

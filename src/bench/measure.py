@@ -40,6 +40,10 @@ class Timing:
     def per_second(self, items: int) -> float:
         return items / self.median
 
+    def rates(self, items: int, key: str) -> dict[str, float]:
+        """``{key: items/s at the median, key_min: at the slowest repeat, key_max: at the fastest}``."""
+        return {key: self.per_second(items), f"{key}_min": items / self.max, f"{key}_max": items / self.min}
+
 
 def timing(seconds: Sequence[float]) -> Timing:
     return Timing(statistics.median(seconds), min(seconds), max(seconds))

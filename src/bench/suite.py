@@ -117,8 +117,7 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
     if name in TORCHVISION and use_torch:  # right after ours, in a process of its own
         times["torch"], row["torch_params"] = torch_train_timing(TORCHVISION[name][0], size, batch, steps, warmup)
     for key, t in times.items():
-        row.update({f"train_{key}_img_s": t.per_second(batch), f"train_{key}_img_s_min": batch / t.max,
-                    f"train_{key}_img_s_max": batch / t.min})
+        row.update(t.rates(batch, f"train_{key}_img_s"))
     row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
     row["fraction_of_matmul"] = row["train_macs_per_s"] / limit_macs_per_s
     for other in ("ours_xla", "ours_noxla"):
