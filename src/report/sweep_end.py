@@ -29,17 +29,12 @@ def report_sweep(config: DictConfig, sweep_dir: Path) -> Path | None:
     out = sweep_dir / "report"
     write_report(experiment, [sweep_dir], out)
     print(f"sweep report: {out / 'README.md'}")
-    if config.logger.get("enabled", True):
-        from src.tracking.sweep import read_parent_run_id
+    from src.tracking.sweep import parent_run_client
 
-        run_id = read_parent_run_id(sweep_dir)
-        if run_id:
-            import mlflow
-
-            from src.tracking import resolve_tracking_uri
-
-            mlflow.MlflowClient(resolve_tracking_uri(config.logger.get("tracking_uri"))).log_artifacts(
-                run_id, str(out), artifact_path="report")
+    parent = parent_run_client(config, sweep_dir)
+    if parent is not None:
+        client, run_id = parent
+        client.log_artifacts(run_id, str(out), artifact_path="report")
     return out
 
 

@@ -23,6 +23,19 @@ def read_parent_run_id(sweep_dir: str | Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def parent_run_client(config: DictConfig, sweep_dir: str | Path) -> tuple[Any, str] | None:
+    """(MlflowClient on the configured store, the sweep's parent run id), or None when tracking is off
+    or the sweep has no parent run."""
+    run_id = read_parent_run_id(sweep_dir)
+    if not config.logger.get("enabled", True) or not run_id:
+        return None
+    import mlflow
+
+    from src.tracking import resolve_tracking_uri
+
+    return mlflow.MlflowClient(resolve_tracking_uri(config.logger.get("tracking_uri"))), run_id
+
+
 class MlflowSweepCallback(Callback):
     """Creates the parent run when a multirun starts and closes it when it ends."""
 

@@ -74,17 +74,11 @@ class SweepSummaryCallback(Callback):
 
 
 def _tag_parent_run(config: DictConfig, sweep_dir: Path, failures: list[tuple[str, str, str]]) -> None:
-    if not config.logger.get("enabled", True):
+    from src.tracking.sweep import parent_run_client
+
+    parent = parent_run_client(config, sweep_dir)
+    if parent is None:
         return
-    from src.tracking.sweep import read_parent_run_id
-
-    run_id = read_parent_run_id(sweep_dir)
-    if not run_id:
-        return
-    import mlflow
-
-    from src.tracking import resolve_tracking_uri
-
-    client = mlflow.MlflowClient(resolve_tracking_uri(config.logger.get("tracking_uri")))
+    client, run_id = parent
     client.set_tag(run_id, "failed_points", ", ".join(f"{n} [{o}]" for n, o, _ in failures)[:5000])
     client.set_terminated(run_id, "FAILED")
