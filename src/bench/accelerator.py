@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from src.bench.csv_out import write_rows
-from src.bench.measure import _json_of_module, timing
+from src.bench.measure import json_of_module, timing
 from src.bench.peers import TORCHVISION
 
 DEFAULT_MODELS = ("resnet50", "mobilenet_v2", "shufflenet_v2", "densenet121", "squeezenet1_1")
@@ -36,12 +36,12 @@ def measure(name: str, precision: str, args: argparse.Namespace) -> dict:
     """One row: ours and torchvision's training images/s at ``precision`` and their ratio."""
     common = (args.size, args.batch, args.steps, args.warmup)
     row: dict = {"model": name, "precision": precision, "size": args.size, "batch": args.batch}
-    ours = _json_of_module("src.bench.keras_train", name, *common, precision, int(args.jit), timeout=args.budget_s)
+    ours = json_of_module("src.bench.keras_train", name, *common, precision, int(args.jit), timeout=args.budget_s)
     row.update({**timing(ours["seconds"]).rates(args.batch, "ours_img_s"), "ours_params": ours["params"],
                 "backend": ours["backend"], "device": ours["device"], "keras": ours["keras"],
                 "jax_matmul_precision": ours["matmul_precision"]})
     if name in TORCHVISION and not args.no_torch and torch_installed():
-        theirs = _json_of_module("src.bench.torch_train", TORCHVISION[name][0], *common, args.torch_device,
+        theirs = json_of_module("src.bench.torch_train", TORCHVISION[name][0], *common, args.torch_device,
                                  precision, timeout=args.budget_s)
         row.update({**timing(theirs["seconds"]).rates(args.batch, "torch_img_s"), "torch_params": theirs["params"],
                     "torch_device": theirs["device"], "torch": theirs["torch"], "torch_tf32": theirs["tf32"]})

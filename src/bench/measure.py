@@ -68,7 +68,7 @@ def keras_train_stepper(model: keras.Model, x: np.ndarray, y: np.ndarray, jit_co
     return lambda: model.train_on_batch(x, y)
 
 
-def _json_of_module(module: str, *args: object, timeout: float = 3600) -> dict:
+def json_of_module(module: str, *args: object, timeout: float = 3600) -> dict:
     """Run ``python -m module args...`` in a fresh process; the JSON of its last stdout line."""
     proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -81,7 +81,7 @@ def _json_of_module(module: str, *args: object, timeout: float = 3600) -> dict:
 def torch_train_timing(torchvision_name: str, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, int]:
     """(seconds per training step, trainable parameters) of torchvision's network in a fresh process
     (src/bench/torch_train.py: TensorFlow and PyTorch cannot share one here)."""
-    result = _json_of_module("src.bench.torch_train", torchvision_name, size, batch, steps, warmup)
+    result = json_of_module("src.bench.torch_train", torchvision_name, size, batch, steps, warmup)
     return timing(result["seconds"]), int(result["params"])
 
 
@@ -141,4 +141,4 @@ def pipeline_throughput(size: int, batch: int, batches: int, examples: int = 409
 def peak_memory_mib(name: str, size: int, batch: int, steps: int = 3) -> dict[str, float]:
     """Peak resident memory of a fresh process that builds our ``name`` at ``size`` and trains ``steps``
     steps (src/bench/peak_memory.py): {'baseline_mib': after imports, 'peak_mib': maximum RSS}."""
-    return _json_of_module("src.bench.peak_memory", name, size, batch, steps, timeout=1800)
+    return json_of_module("src.bench.peak_memory", name, size, batch, steps, timeout=1800)

@@ -36,10 +36,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
+from src.bench.peers import CLASSES  # noqa: E402
 from src.layers import set_grouped_conv_implementation  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402
 
-CLASSES = 10
 #: Below this input size the ShuffleNet comparison uses the registry's small-input variant.
 SMALL_INPUT_BELOW = 64
 

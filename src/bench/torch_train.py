@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-CLASSES = 10
+CLASSES = 10  # peers.CLASSES; not imported from there, because peers imports Keras (this worker runs without it)
 AUTOCAST = {"float32": None, "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
 

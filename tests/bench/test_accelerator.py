@@ -28,7 +28,7 @@ def _fake_worker(ours_params: int, torch_params: int):
 
 def test_ratio_is_ours_over_torch(monkeypatch):
     monkeypatch.setattr(accelerator, "torch_installed", lambda: True)
-    monkeypatch.setattr(accelerator, "_json_of_module", _fake_worker(10, 10))
+    monkeypatch.setattr(accelerator, "json_of_module", _fake_worker(10, 10))
     row = accelerator.measure("resnet50", "float32", _args())
     assert row["ours_img_s"] == pytest.approx(8.0) and row["torch_img_s"] == pytest.approx(4.0)
     assert row["ratio_vs_torch"] == pytest.approx(2.0)
@@ -36,7 +36,7 @@ def test_ratio_is_ours_over_torch(monkeypatch):
 
 def test_a_different_network_is_refused(monkeypatch):
     monkeypatch.setattr(accelerator, "torch_installed", lambda: True)
-    monkeypatch.setattr(accelerator, "_json_of_module", _fake_worker(10, 11))
+    monkeypatch.setattr(accelerator, "json_of_module", _fake_worker(10, 11))
     with pytest.raises(AssertionError, match="not the same network"):
         accelerator.measure("resnet50", "float32", _args())
 
