@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
+from src.layers.batch_norm import BatchNormalization
 
 BN_MOMENTUM = 0.9  # PyTorch's 0.1: Keras' default 0.99 lags badly in short trainings
 BN_EPSILON = 1e-5
@@ -65,7 +66,7 @@ def conv_bn(
         kernel_initializer=CONV_INIT,
         name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

@@ -48,6 +48,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
@@ -70,7 +71,7 @@ STEMS = ("imagenet", "small")
 
 
 def _bn_relu(x, name: str):
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -56,6 +56,7 @@ from keras import layers, ops
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle, GroupedConv2D
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
@@ -106,7 +107,7 @@ def _group_conv(x, filters: int, kernel_size: int, groups: int, strides: int, na
 
 
 def _bn(x, name: str):
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
 
 
 def igc_block(x, filters: int, strides: int, primary: int, secondary: int, name: str, relu: bool = True):

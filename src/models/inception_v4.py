@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
@@ -76,7 +77,7 @@ def inception_conv_bn(
         filters, kernel_size, strides=strides, padding=padding, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=False, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=False, name=f"{name}_bn")(x)
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

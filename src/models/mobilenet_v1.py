@@ -37,6 +37,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import (
     BN_EPSILON,
     BN_MOMENTUM,
@@ -95,7 +96,7 @@ def depthwise_bn(x, kernel_size: int, strides: int, name: str, activation=None):
         depthwise_initializer=CONV_INIT,
         name=f"{name}_dwconv",
     )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if isinstance(activation, str):
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     elif activation is not None:

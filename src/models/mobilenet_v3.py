@@ -49,6 +49,7 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import HardSwish, squeeze_excite
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
 from src.models.mobilenet_v1 import check_dropout, check_width_multiplier, depthwise_bn
 from src.models.mobilenet_v2 import make_divisible
@@ -134,7 +135,7 @@ def _activate(x, nl: str, name: str):
 def _conv_bn_act(x, filters: int, nl: str | None, name: str):
     """1×1 conv (no bias) -> BN -> optional NL, named ``{name}_conv``, ``{name}_bn``, ``{name}_{act}``."""
     x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return x if nl is None else _activate(x, nl, name)
 
 
@@ -189,7 +190,7 @@ def mobilenet_v3(
         arch.stem, 3, strides=2 if stem == "imagenet" else 1, padding="same", use_bias=False,
         kernel_initializer=CONV_INIT, name="stem_conv",
     )(inputs)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="stem_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="stem_bn")(x)
     x = _activate(x, "HS", "stem")
 
     stage, block, first_stride_done = 0, 0, False

@@ -56,6 +56,7 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import ZeroPadShortcut, squeeze_excite
+from src.layers.batch_norm import BatchNormalization
 from src.layers.deformable_conv import DeformableConv2D
 from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
@@ -113,7 +114,7 @@ def _conv3x3_bn(x, filters: int, strides: int, name: str, activation: str | None
         filters, 3, strides=strides, padding="same", dilation_rate=dilation, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

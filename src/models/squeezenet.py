@@ -44,6 +44,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, POOLINGS, check_choice, model_input
 from src.models.registry import register_model
 
@@ -82,7 +83,7 @@ def _conv_act(x, filters: int, kernel_size: int, name: str, batch_norm: bool, st
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

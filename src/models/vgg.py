@@ -38,6 +38,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
+from src.layers.batch_norm import BatchNormalization
 from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
@@ -70,7 +71,7 @@ def conv_block(x, filters: int, batch_norm: bool, name: str):
     """3×3 conv (with bias) -> [BN] -> ReLU, named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=True, kernel_initializer=CONV_INIT, name=f"{name}_conv")(x)
     if batch_norm:
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -1,0 +1,63 @@
+"""Batch normalisation (Ioffe & Szegedy, ICML 2015) that trains with one fused kernel on TensorFlow.
+
+Keras 3's ``BatchNormalization`` computes the batch moments and the normalisation as separate ops
+(Mean, SquaredDifference, Sub, Mul, …), and their gradients as many more. On this 2-core CPU those ops
+took about 20 % of a ShuffleNet v1 training step (profiled; experiments/bench/README.md). TensorFlow's
+``FusedBatchNormV3`` (and its fused gradient) does the same work in one oneDNN kernel each way.
+
+This subclass keeps Keras' layer, weights, config and inference path. Only a training call on the
+TensorFlow backend with a float32, 4-D, channels-last input (no mask, no renorm) goes through the
+fused op; everything else (JAX, mixed precision, inference, export) is Keras' own code. The moving
+statistics follow Keras' rule, biased batch variance included (the fused op returns the unbiased one).
+Written by hand because Keras 3 dropped Keras 2's ``fused=True``.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="cnnzoo")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` plus ``fused``: train with TensorFlow's fused kernel where it applies."""
+
+    def __init__(self, fused: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.fused = bool(fused)
+
+    def _fusable(self, inputs, training, mask) -> bool:
+        return (self.fused and bool(training) and self.trainable and mask is None
+                and keras.backend.backend() == "tensorflow" and len(inputs.shape) == 4
+                and self.axis in (-1, 3) and not getattr(self, "renorm", False)
+                and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+                and self.compute_dtype == "float32")
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        channels = inputs.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones((channels,), "float32")
+        beta = self.beta if self.center else tf.zeros((channels,), "float32")
+        outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, gamma, beta, epsilon=self.epsilon, is_training=True)[:3]
+        count = tf.cast(tf.size(inputs) // channels, "float32")
+        variance = unbiased_variance * (count - 1.0) / tf.maximum(count, 1.0)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return outputs
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "fused": self.fused}
+
+
+def set_batch_norm_fusion(model: keras.Model, fused: bool) -> int:
+    """Switch ``fused`` on every BatchNormalization of ours in ``model`` (nested models included);
+    returns how many changed. Takes effect the next time the model is traced (a new compile/step)."""
+    count = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, BatchNormalization):
+            layer.fused = bool(fused)
+            count += 1
+    return count

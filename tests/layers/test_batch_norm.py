@@ -1,0 +1,104 @@
+"""Our BatchNormalization: Keras' layer, trained with TensorFlow's fused kernel where it applies.
+
+Checks that the fused training path computes what Keras' layer computes (outputs, moving statistics,
+gradients), that inference is Keras' own code, that ``fused`` switches the kernel and survives a save,
+and that on another backend (the JAX pass) the layer is plain Keras.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from src.layers import BatchNormalization, set_batch_norm_fusion
+
+SHAPE = (6, 5, 7, 8)
+
+
+def _pair(**kwargs) -> tuple[keras.layers.Layer, keras.layers.Layer]:
+    """(ours, Keras') built on SHAPE with the same random gamma, beta and moving statistics."""
+    ours = BatchNormalization(momentum=0.9, epsilon=1e-3, **kwargs)
+    theirs = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, **kwargs)
+    ours.build(SHAPE)
+    theirs.build(SHAPE)
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in theirs.weights]
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    return ours, theirs
+
+
+def _inputs() -> np.ndarray:
+    return (np.random.default_rng(1).normal(size=SHAPE) * 3 + 2).astype("float32")
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("kwargs", [{}, {"scale": False}, {"center": False}])
+def test_training_call_matches_keras(kwargs):
+    ours, theirs = _pair(**kwargs)
+    x = _inputs()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x, training=True)),
+                               keras.ops.convert_to_numpy(theirs(x, training=True)), atol=2e-5)
+    for mine, keras_weight in zip(ours.weights, theirs.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(keras_weight),
+                                   rtol=1e-5, err_msg=mine.path)
+
+
+@pytest.mark.jax
+def test_inference_is_keras_own_code():
+    ours, theirs = _pair()
+    x = _inputs()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours(x, training=False)),
+                                  keras.ops.convert_to_numpy(theirs(x, training=False)))
+
+
+def test_gradients_match_keras():
+    import tensorflow as tf
+
+    ours, theirs = _pair()
+    x = tf.constant(_inputs())
+    upstream = tf.constant(np.random.default_rng(2).normal(size=SHAPE).astype("float32"))
+    grads = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * upstream)
+        grads.append(tape.gradient(loss, [x, *layer.trainable_weights]))
+    for mine, keras_grad in zip(*grads):
+        np.testing.assert_allclose(mine.numpy(), keras_grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _traced_op_types(layer, x) -> set[str]:
+    import tensorflow as tf
+
+    graph = tf.function(lambda t: layer(t, training=True)).get_concrete_function(tf.TensorSpec(x.shape)).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_fused_flag_picks_the_kernel():
+    ours, _ = _pair()
+    x = _inputs()
+    assert any(t.startswith("FusedBatchNorm") for t in _traced_op_types(ours, x))
+    ours.fused = False
+    assert not any(t.startswith("FusedBatchNorm") for t in _traced_op_types(ours, x))
+
+
+def test_mixed_precision_and_rank_2_fall_back_to_keras():
+    dense = BatchNormalization()
+    dense.build((4, 3))
+    assert not dense._fusable(np.zeros((4, 3), "float32"), True, None)
+    half = BatchNormalization(dtype="mixed_float16")
+    half.build(SHAPE)
+    assert not half._fusable(np.zeros(SHAPE, "float16"), True, None)
+
+
+def test_switch_and_save_round_trip(tmp_path):
+    inputs = keras.Input(SHAPE[1:])
+    outputs = BatchNormalization(name="bn")(keras.layers.Conv2D(4, 1)(inputs))
+    model = keras.Model(inputs, outputs)
+    assert set_batch_norm_fusion(model, False) == 1
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    layer = loaded.get_layer("bn")
+    assert isinstance(layer, BatchNormalization) and layer.fused is False
+    x = _inputs()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)))
