@@ -30,6 +30,7 @@ from src.bench.measure import (
 )
 from src.bench.peers import CLASSES, KERAS_APPLICATIONS, TORCHVISION, build_ours
 from src.errors import ConfigError
+from src.layers import set_batch_norm_fusion
 from src.models import list_models
 from src.profiling import count_macs, count_params
 from src.tracking.provenance import git_info, library_versions
@@ -99,6 +100,10 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
     if cfg.xla_variant:  # the same network again with the other XLA setting
         steppers["ours_xla" if not cfg.jit_compile else "ours_noxla"] = keras_train_stepper(
             build_ours(name, size, **knobs), x, y, not cfg.jit_compile)
+    if cfg.get("bn_fusion_variant", False):  # the same network with Keras' unfused BatchNormalization (before/after)
+        unfused = build_ours(name, size, **knobs)
+        if set_batch_norm_fusion(unfused, False):
+            steppers["ours_unfused_bn"] = keras_train_stepper(unfused, x, y, bool(cfg.jit_compile))
     if name in KERAS_APPLICATIONS and cfg.keras_applications:
         reference = build_keras_application(name, size)
         row["keras_params"] = trainable(reference)
@@ -123,6 +128,8 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
     for other in ("ours_xla", "ours_noxla"):
         if other in times:
             row[f"xla_{'on' if other == 'ours_xla' else 'off'}_over_default"] = row[f"train_{other}_img_s"] / row["train_ours_img_s"]
+    if "ours_unfused_bn" in times:
+        row["fused_bn_speedup"] = row["train_ours_img_s"] / row["train_ours_unfused_bn_img_s"]
     if "keras" in times:
         row["ratio_vs_keras"] = row["train_ours_img_s"] / row["train_keras_img_s"]
     if "torch" in times:
@@ -200,9 +207,9 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
         f"{cfg.matmul_n ** 3 / limit.median / 1e9:.1f} G multiply-adds/s.",
         "",
         "| model | input | params | MACs (M) | ours img/s | keras.applications img/s | ours / keras | torchvision img/s "
-        "| ours / torch | other XLA setting / default | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
+        "| ours / torch | other XLA setting / default | fused BN / unfused | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
         "| peak RSS MiB (model's share) | pipeline img/s (× training) |",
-        "|" + "---|" * 18,
+        "|" + "---|" * 19,
     ]
     for r in rows:
         lines.append(
@@ -211,11 +218,13 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
             f"| {_fmt(r, 'ratio_vs_keras', '{:.2f}×')} | {_fmt(r, 'train_torch_img_s', '{:.1f}')} "
             f"| {_fmt(r, 'ratio_vs_torch', '{:.2f}×')} "
             f"| {_fmt(r, 'xla_on_over_default', '{:.2f}×') if 'xla_on_over_default' in r else _fmt(r, 'xla_off_over_default', '{:.2f}×')} "
-            f"| {r['train_macs_per_s'] / 1e9:.1f} "
+            f"| {_fmt(r, 'fused_bn_speedup', '{:.2f}×')} | {r['train_macs_per_s'] / 1e9:.1f} "
             f"| {100 * r['fraction_of_matmul']:.0f} % | {_fmt(r, 'infer_b1_ms', '{:.1f}')} "
             f"| {_fmt(r, f'infer_b{cfg.infer_batch}_img_s', '{:.0f}')} | {_fmt(r, 'litert_1t_ms', '{:.2f}')} "
             f"| {_fmt(r, 'litert_2t_ms', '{:.2f}')} | {_fmt(r, 'peak_rss_mib')} ({_fmt(r, 'model_rss_mib')}) "
             f"| {_fmt(r, 'pipeline_img_s')} ({_fmt(r, 'pipeline_over_training', '{:.0f}×')}) |")
     lines += ["", "Raw figures with min/max: `results.csv`. Where torchvision's variant differs from our default "
-              "(ResNet-50 v1.5), the torch ratio uses ours built as that variant.", ""]
+              "(ResNet-50 v1.5), the torch ratio uses ours built as that variant. "
+              "Fused BN / unfused: ours against the same network with Keras' own (unfused) BatchNormalization, "
+              "timed in the same rounds (src/layers/batch_norm.py); keras.applications' networks use Keras' own.", ""]
     return "\n".join(lines)

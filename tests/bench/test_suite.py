@@ -26,6 +26,7 @@ def test_suite_measures_ours_beside_keras_applications_and_writes_csv_and_summar
     assert row["params"] == row["keras_params"] == 2_236_682  # the same network, 10 classes
     assert row["train_ours_img_s"] > 0 and row["train_keras_img_s"] > 0
     assert row["ratio_vs_keras"] == pytest.approx(row["train_ours_img_s"] / row["train_keras_img_s"])
+    assert row["fused_bn_speedup"] == pytest.approx(row["train_ours_img_s"] / row["train_ours_unfused_bn_img_s"])
     assert 0 < row["fraction_of_matmul"] and row["train_macs_per_s"] == pytest.approx(3 * row["macs"] * row["train_ours_img_s"])
     assert row["infer_b1_ms"] > 0 and row["litert_1t_ms"] > 0 and row["pipeline_img_s"] > 0
     assert row["peak_rss_mib"] >= row["rss_after_imports_mib"] > 100
