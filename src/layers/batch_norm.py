@@ -1,20 +1,29 @@
 """Batch normalisation (Ioffe & Szegedy, ICML 2015) that trains with one fused kernel on TensorFlow.
 
 Keras 3's ``BatchNormalization`` computes the batch moments and the normalisation as separate ops
-(Mean, SquaredDifference, Sub, Mul, …), and their gradients as many more. On this 2-core CPU those ops
-took about 20 % of a ShuffleNet v1 training step (profiled; experiments/bench/README.md). TensorFlow's
-``FusedBatchNormV3`` (and its fused gradient) does the same work in one oneDNN kernel each way.
+(Mean, SquaredDifference, Sub, Mul, Tile, …), and their gradients as many more; in a profile of a
+ShuffleNet v1 training step on this 2-core CPU they outweighed the convolutions' backward passes.
+TensorFlow's ``FusedBatchNormV3`` (and its fused gradient) does the same work in one oneDNN kernel each
+way: whole networks train 8–21 % faster with it (experiments/bench/suite, ``fused BN / unfused``).
 
 This subclass keeps Keras' layer, weights, config and inference path. Only a training call on the
-TensorFlow backend with a float32, 4-D, channels-last input (no mask, no renorm) goes through the
-fused op; everything else (JAX, mixed precision, inference, export) is Keras' own code. The moving
-statistics follow Keras' rule, biased batch variance included (the fused op returns the unbiased one).
+TensorFlow backend with a float32, 4-D, channels-last input (no mask, no renorm) whose channel count
+is a multiple of 8 goes through the fused op; everything else (JAX, mixed precision, inference,
+export) is Keras' own code. The channel rule is measured (``python -m src.bench.batch_norm``): the
+fused kernel was 0.41–0.56× as fast as Keras' ops at 30, 50, 58 and 122 channels and 0.82–0.89× at
+116, against 1.07–1.35× at 24, 64, 128, 232 and 240 (experiments/bench/batch_norm.csv); fusing
+ShuffleNet v2's 58- and 116-channel layers made it train 12 % slower; with the rule it trains as fast
+as unfused, while MobileNet v2 and v3 keep their gain. The moving statistics follow Keras' rule,
+biased batch variance included (the fused op returns the unbiased one).
 Written by hand because Keras 3 dropped Keras 2's ``fused=True``.
 """
 
 from __future__ import annotations
 
 import keras
+
+#: Fuse only where the channel count is a multiple of this (oneDNN's fused kernel is slower otherwise).
+FUSED_CHANNEL_MULTIPLE = 8
 
 
 @keras.saving.register_keras_serializable(package="cnnzoo")
@@ -29,6 +38,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         return (self.fused and bool(training) and self.trainable and mask is None
                 and keras.backend.backend() == "tensorflow" and len(inputs.shape) == 4
                 and self.axis in (-1, 3) and not getattr(self, "renorm", False)
+                and inputs.shape[-1] is not None and inputs.shape[-1] % FUSED_CHANNEL_MULTIPLE == 0
                 and keras.backend.standardize_dtype(inputs.dtype) == "float32"
                 and self.compute_dtype == "float32")
 

@@ -1,0 +1,13 @@
+"""The BatchNormalization micro-benchmark on tiny settings: both paths timed, the layer's rule restored."""
+
+from src.bench import batch_norm as bench
+from src.layers import batch_norm
+
+
+def test_times_both_paths_and_restores_the_channel_rule(tmp_path):
+    rows = bench.main(["--batch", "2", "--size", "4", "--repeats", "1", "--warmup", "1", "--channels", "12,16",
+                       "--out", str(tmp_path / "bn.csv")])
+    assert [r["channels"] for r in rows] == [12, 16] and all(r["fused_ms"] > 0 and r["keras_ms"] > 0 for r in rows)
+    assert [r["fused_by_rule"] for r in rows] == [False, True]
+    assert batch_norm.FUSED_CHANNEL_MULTIPLE == 8
+    assert (tmp_path / "bn.csv").read_text().startswith("batch,size,channels")
