@@ -84,9 +84,27 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
         lines.append(f"| {job['model']} | {job['seed']} | {job['dense_accuracy']:.4f} | {job['quantised_accuracy']:.4f} | "
                      f"{-100 * job['accuracy_drop']:+.2f} | {job['ratio_pq']:.1f}× | {job['ratio_pqh']:.1f}× |")
     lines += ["", "The paper (Table 1, on MNIST): " + "; ".join(f"{m}: {e}" for m, (_, _, e) in PAPER.items() if m in by_model),
-              "", "![accuracy against compression ratio](accuracy_vs_ratio.png)", "",
-              "Per-layer storage (Table 4 layout): each job's `compressed/README.md`."]
+              "", "![accuracy against compression ratio](accuracy_vs_ratio.png)", ""]
+    for model, group in sorted(by_model.items()):
+        first = min(group, key=lambda j: j["seed"])
+        table = per_layer_table(Path(first["folder"]))
+        if table:
+            lines += [f"### {model}, seed {first['seed']}: storage per layer (Table 4 layout)", "", *table, ""]
+    lines += ["Every job's own table: its `compressed/README.md`."]
     return write_readme(out, lines)
+
+
+def per_layer_table(job: Path) -> list[str]:
+    """The per-layer storage table of a job's ``compressed/README.md`` (src/compress/run.py), [] if absent."""
+    readme = job / "compressed" / "README.md"
+    if not readme.exists():
+        return []
+    rows = readme.read_text().splitlines()
+    start = next((i for i, line in enumerate(rows) if line.startswith("| layer |")), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start, len(rows)) if not rows[i].startswith("|")), len(rows))
+    return rows[start:end]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,12 +23,17 @@ def test_report_sets_each_network_beside_the_paper(tmp_path):
     for i, seed in enumerate((1, 2, 3)):
         _job(tmp_path / "sweep" / str(i), "lenet_300_100", seed, 0.894, 0.890 - 0.001 * i, 31.7, 42.0 + i)
     _job(tmp_path / "sweep" / "3", "lenet5", 1, 0.911, 0.905, 33.5, 48.0)
+    (tmp_path / "sweep" / "0" / "compressed").mkdir()
+    (tmp_path / "sweep" / "0" / "compressed" / "README.md").write_text(
+        "# job\n\n| layer | weights | kept |\n|---|---|---|\n| ip1 | 235,200 | 8.0% |\n\nafter\n")
     out = tmp_path / "report"
     main([str(tmp_path / "sweep"), "--out", str(out)])
     text = (out / "README.md").read_text()
     assert "| lenet_300_100 | 3 | 0.8940 ± 0.0000 |" in text and "| 32× / 40× |" in text
     assert "43.0 ± 1.0×" in text and "| lenet5 | 1 |" in text and "| 33× / 39× |" in text
     assert "| lenet_300_100 | 3 | 0.8940 | 0.8880 | -0.60 | 31.7× | 44.0× |" in text
+    assert "### lenet_300_100, seed 1: storage per layer" in text and "| ip1 | 235,200 | 8.0% |" in text
+    assert "### lenet5" not in text  # its job has no compressed/README.md
     assert (out / "accuracy_vs_ratio.png").stat().st_size > 0
 
 
