@@ -60,6 +60,21 @@ def test_weights_changed_on_the_twin_come_back_to_the_keras_model():
     assert check_twin(model, twin) <= 1e-5
 
 
+def test_check_twin_tolerance_grows_with_the_logits_and_still_catches_a_wrong_weight():
+    keras.backend.clear_session()
+    model = build_model("lenet5", input_shape=(28, 28, 1), classes=10, classifier_activation=None)
+    twin = tf_keras_twin(model)
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    large_bias = bias + 50.0  # logits near 50: float32 rounding alone is ~4e-6 there
+    head.set_weights([kernel, large_bias])
+    twin.get_layer(head.name).set_weights([kernel, large_bias + 2e-3])  # 2e-3 > 1e-5 + 1e-5 · ~50
+    with pytest.raises(ValueError, match="differs from it"):
+        check_twin(model, twin)
+    twin.get_layer(head.name).set_weights([kernel, large_bias + 1e-4])  # over the old 1e-5, under ~5e-4
+    assert 5e-5 < check_twin(model, twin) < 2e-4
+
+
 def test_layers_without_a_twin_are_refused_by_name():
     inputs = keras.Input((8, 8, 1))
     outputs = keras.layers.LayerNormalization(name="odd_norm")(keras.layers.Conv2D(4, 3)(inputs))
