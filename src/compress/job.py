@@ -3,7 +3,8 @@
 weights → retrain centroids → Huffman accounting) with `src.compress.run` in a child process, because
 tfmot switches tf.keras to tf_keras for the whole process it is imported in (pitfalls #2).
 
-The job's MLflow run holds ``dense_accuracy``, ``pruned_accuracy``, ``quantised_accuracy``,
+The job's MLflow run holds ``dense_accuracy``, ``pruned_accuracy``, ``quantised_accuracy`` (also as
+``test_accuracy``: the job's final model is the compressed one, comparable with every other job's run),
 ``accuracy_drop``, ``ratio_pq`` and ``ratio_pqh``; ``compressed/`` holds the compression report
 (per-layer storage in the paper's Table 4 layout) and ``compressed.keras``. A killed job resumes: a
 finished base is not trained again, a finished compression is read back.
@@ -74,7 +75,7 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None) -> dict[str, Any]:
         "seed": int(cfg.seed), "model": cfg.model.name, "settings": str(cfg.compress.settings),
         "base_test_accuracy": base["test_accuracy"],
         "dense_accuracy": report["accuracy_dense"], "pruned_accuracy": report["accuracy_pruned"],
-        "quantised_accuracy": report["accuracy_quantised"],
+        "quantised_accuracy": report["accuracy_quantised"], "test_accuracy": report["accuracy_quantised"],
         "accuracy_drop": report["accuracy_dense"] - report["accuracy_quantised"],
         "ratio_pq": report["ratio_pq"], "ratio_pqh": report["ratio_pqh"],
         "dense_bytes": storage["dense_bytes"], "pruned_bytes": storage["pruned_bytes"],

@@ -56,4 +56,6 @@ def test_compress_job_end_to_end_and_resumable(tmp_path, tracking_uri):
     mlflow.set_tracking_uri(tracking_uri)
     runs = mlflow.search_runs(experiment_names=["deep_compression"])
     assert len(runs) == 2 and runs["metrics.ratio_pq"].notna().sum() == 1  # job run + nested base run
+    assert runs["metrics.test_accuracy"].notna().all()  # both runs: base and compressed model
+    assert results["test_accuracy"] == results["quantised_accuracy"]
     assert compress(compose_config(TINY_COMPRESS, tmp_path / "job")) == results  # finished: read back
