@@ -37,7 +37,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _fusable(self, inputs, training, mask) -> bool:
         return (self.fused and bool(training) and self.trainable and mask is None
                 and keras.backend.backend() == "tensorflow" and len(inputs.shape) == 4
-                and self.axis in (-1, 3) and not getattr(self, "renorm", False)
+                and self.axis in (-1, 3) and not self.renorm
+                and not self.synchronized  # cross-replica moments: Keras' own path
                 and inputs.shape[-1] is not None and inputs.shape[-1] % FUSED_CHANNEL_MULTIPLE == 0
                 and keras.backend.standardize_dtype(inputs.dtype) == "float32"
                 and self.compute_dtype == "float32")

@@ -94,6 +94,9 @@ def test_mixed_precision_and_rank_2_fall_back_to_keras():
     dense = BatchNormalization()
     dense.build((4, 3))
     assert not dense._fusable(np.zeros((4, 3), "float32"), True, None)
+    synced = BatchNormalization(synchronized=True)  # cross-replica moments: the fused op would be per replica
+    synced.build(SHAPE)
+    assert not synced._fusable(np.zeros(SHAPE, "float32"), True, None)
     half = BatchNormalization(dtype="mixed_float16")
     half.build(SHAPE)
     assert not half._fusable(np.zeros(SHAPE, "float16"), True, None)
