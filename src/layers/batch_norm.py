@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import keras
 
+from src.layers.layer_switch import set_on_layers
+
 #: Fuse only where the channel count is a multiple of this (oneDNN's fused kernel is slower otherwise).
 FUSED_CHANNEL_MULTIPLE = 8
 
@@ -66,9 +68,4 @@ class BatchNormalization(keras.layers.BatchNormalization):
 def set_batch_norm_fusion(model: keras.Model, fused: bool) -> int:
     """Switch ``fused`` on every BatchNormalization of ours in ``model`` (nested models included);
     returns how many changed. Takes effect the next time the model is traced (a new compile/step)."""
-    count = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, BatchNormalization):
-            layer.fused = bool(fused)
-            count += 1
-    return count
+    return set_on_layers(model, BatchNormalization, "fused", bool(fused))

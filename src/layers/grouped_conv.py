@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from src.errors import ConfigError
+from src.layers.layer_switch import set_on_layers
 
 IMPLEMENTATIONS = ("split", "native")
 
@@ -128,9 +129,4 @@ def set_grouped_conv_implementation(model: keras.Model, implementation: str) -> 
     Takes effect the next time the model is traced (a new tf.function / export)."""
     if implementation not in IMPLEMENTATIONS:
         raise ConfigError(f"implementation={implementation!r}; choose one of {list(IMPLEMENTATIONS)}.")
-    count = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, GroupedConv2D):
-            layer.implementation = implementation
-            count += 1
-    return count
+    return set_on_layers(model, GroupedConv2D, "implementation", implementation)
