@@ -25,7 +25,7 @@ import yaml  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from src.compress.pipeline import LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
-from src.compress.storage import table  # noqa: E402
+from src.compress.storage import layer_fields, table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
 
 
@@ -121,8 +121,7 @@ def compress_job(args) -> dict:
     report["storage"] = {
         "dense_bytes": dense / 8, "pruned_bytes": sum(r.pruned_bits for r in rows) / 8,
         "quantised_bytes": sum(r.quantised_bits for r in rows) / 8, "huffman_bytes": sum(r.huffman_bits for r in rows) / 8,
-        "layers": {r.name: {"weights": r.weights, "kept": r.kept, "fillers": r.fillers, "huffman_bits": r.huffman_bits}
-                   for r in rows},
+        "layers": {r.name: layer_fields(r) for r in rows},
     }
     report["ratio_pq"] = dense / sum(r.quantised_bits for r in rows)
     report["ratio_pqh"] = dense / sum(r.huffman_bits for r in rows)

@@ -12,7 +12,7 @@ representation that decodes to exactly the quantised weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -148,6 +148,14 @@ def expected_layer_storage(name: str, weights: int, kept_fraction: float, weight
         pruned_bits=entries * (FLOAT_BITS + index_bits),
         quantised_bits=entries * (weight_bits + index_bits) + codebook_bits, huffman_bits=None,
     )
+
+
+def layer_fields(layer: LayerStorage) -> dict:
+    """A layer's storage as JSON fields (everything but its name); ``LayerStorage(name=..., **fields)``
+    rebuilds it."""
+    fields = asdict(layer)
+    fields.pop("name")
+    return fields
 
 
 def table(layers: list[LayerStorage]) -> str:

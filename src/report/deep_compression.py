@@ -8,12 +8,14 @@ Reads every job folder's ``results.json`` (src/compress/job.py).
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from src.bench.csv_out import write_rows
+from src.compress.storage import LayerStorage, table
 from src.report.job_results import read_jobs, report_main
 from src.report.markdown import write_readme
 from src.report.stats import mean_std
@@ -95,16 +97,18 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
 
 
 def per_layer_table(job: Path) -> list[str]:
-    """The per-layer storage table of a job's ``compressed/README.md`` (src/compress/run.py), [] if absent."""
-    readme = job / "compressed" / "README.md"
-    if not readme.exists():
+    """The per-layer storage table (Table 4 layout) of a job's ``compressed/report.json``
+    (src/compress/run.py), rendered with src.compress.storage.table; [] if absent."""
+    path = job / "compressed" / "report.json"
+    if not path.exists():
         return []
-    rows = readme.read_text().splitlines()
-    start = next((i for i, line in enumerate(rows) if line.startswith("| layer |")), None)
-    if start is None:
-        return []
-    end = next((i for i in range(start, len(rows)) if not rows[i].startswith("|")), len(rows))
-    return rows[start:end]
+    layers = json.loads(path.read_text())["storage"]["layers"]
+    try:
+        rows = [LayerStorage(name=name, **fields) for name, fields in layers.items()]
+    except TypeError as exc:  # a report.json written before every field was stored
+        raise ValueError(f"{path}: per-layer storage lacks fields ({exc}); re-run the compression job "
+                         f"(python -m src.compress.run) to rewrite it") from exc
+    return table(rows).splitlines()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,7 +47,11 @@ def test_compress_a_trained_job_end_to_end(tmp_path, tiny_job):
     assert report["twin_max_abs_diff"] <= 1e-5 and report["keras_max_abs_diff"] <= 1e-5
     assert report["ratio_pqh"] > report["ratio_pq"] > 10
     assert (tmp_path / "job" / "compressed" / "compressed.keras").exists()
-    assert "| total |" in (tmp_path / "job" / "compressed" / "README.md").read_text()
+    readme = (tmp_path / "job" / "compressed" / "README.md").read_text()
+    assert "| total |" in readme
+    from src.report.deep_compression import per_layer_table
+
+    assert "\n".join(per_layer_table(tmp_path / "job")) in readme  # report.json holds every storage field
 
 
 def test_a_bad_settings_file_is_refused_clearly(tmp_path):

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from src.compress.storage import layer_fields, layer_storage, table
 from src.report.deep_compression import main
+
+
+def _pruned_kernel(size: int, kept: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    shared = np.linspace(-1.0, 1.0, 32)  # 32 shared values: a quantised kernel
+    return np.where(rng.random(size) < kept, rng.choice(shared, size=size), 0.0).astype(np.float32)
 
 
 def _job(folder, model: str, seed: int, dense: float, compressed: float, pq: float, pqh: float) -> None:
@@ -23,18 +31,30 @@ def test_report_sets_each_network_beside_the_paper(tmp_path):
     for i, seed in enumerate((1, 2, 3)):
         _job(tmp_path / "sweep" / str(i), "lenet_300_100", seed, 0.894, 0.890 - 0.001 * i, 31.7, 42.0 + i)
     _job(tmp_path / "sweep" / "3", "lenet5", 1, 0.911, 0.905, 33.5, 48.0)
+    ip1 = layer_storage("ip1", _pruned_kernel(235_200, 0.08), weight_bits=6, index_bits=5)
     (tmp_path / "sweep" / "0" / "compressed").mkdir()
-    (tmp_path / "sweep" / "0" / "compressed" / "README.md").write_text(
-        "# job\n\n| layer | weights | kept |\n|---|---|---|\n| ip1 | 235,200 | 8.0% |\n\nafter\n")
+    (tmp_path / "sweep" / "0" / "compressed" / "report.json").write_text(
+        json.dumps({"storage": {"layers": {"ip1": layer_fields(ip1)}}}))
     out = tmp_path / "report"
     main([str(tmp_path / "sweep"), "--out", str(out)])
     text = (out / "README.md").read_text()
     assert "| lenet_300_100 | 3 | 0.8940 ± 0.0000 |" in text and "| 32× / 40× |" in text
     assert "43.0 ± 1.0×" in text and "| lenet5 | 1 |" in text and "| 33× / 39× |" in text
     assert "| lenet_300_100 | 3 | 0.8940 | 0.8880 | -0.60 | 31.7× | 44.0× |" in text
-    assert "### lenet_300_100, seed 1: storage per layer" in text and "| ip1 | 235,200 | 8.0% |" in text
-    assert "### lenet5" not in text  # its job has no compressed/README.md
+    assert "### lenet_300_100, seed 1: storage per layer" in text
+    assert table([ip1]).splitlines()[2] in text  # the job's row, rendered from its report.json
+    assert "| ip1 | 235,200 | 8.0% | 918.8 KB |" in text
+    assert "### lenet5" not in text  # its job has no compressed/report.json
     assert (out / "accuracy_vs_ratio.png").stat().st_size > 0
+
+
+def test_a_report_json_without_the_storage_fields_is_a_clear_error(tmp_path):
+    _job(tmp_path / "sweep" / "0", "lenet5", 1, 0.911, 0.905, 33.5, 48.0)
+    (tmp_path / "sweep" / "0" / "compressed").mkdir()
+    (tmp_path / "sweep" / "0" / "compressed" / "report.json").write_text(
+        json.dumps({"storage": {"layers": {"ip1": {"weights": 10, "kept": 1}}}}))
+    with pytest.raises(ValueError, match="re-run the compression job"):
+        main([str(tmp_path / "sweep"), "--out", str(tmp_path / "o")])
 
 
 def test_no_job_is_a_clear_error(tmp_path):
