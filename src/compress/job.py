@@ -22,7 +22,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from src.compress.pipeline import PRUNE_SCHEDULES
 from src.errors import CompressionError, ConfigError
+from src.models.common import check_choice
 from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def check_compress_config(cfg: DictConfig) -> None:
     for key in ("prune_epochs", "share_epochs", "batch_size"):
         if int(cfg.compress[key]) < (0 if key == "share_epochs" else 1):
             raise ConfigError(f"compress.{key}={cfg.compress[key]!r} is too small.")
+    check_choice("compress.prune_schedule", cfg.compress.get("prune_schedule", "constant"), PRUNE_SCHEDULES, "config")
 
 
 def _compress(cfg: DictConfig, base: Path, out: Path) -> dict[str, Any]:
@@ -56,7 +59,8 @@ def _compress(cfg: DictConfig, base: Path, out: Path) -> dict[str, Any]:
     c = cfg.compress
     command = [sys.executable, "-m", "src.compress.run", str(base), "--settings", str(settings_path(cfg)),
                "--prune-epochs", str(c.prune_epochs), "--share-epochs", str(c.share_epochs),
-               "--learning-rate", str(c.learning_rate), "--share-learning-rate", str(c.share_learning_rate),
+               "--learning-rate", str(c.learning_rate), "--prune-schedule", str(c.get("prune_schedule", "constant")),
+               "--share-learning-rate", str(c.share_learning_rate),
                "--batch-size", str(c.batch_size), "--seed", str(cfg.seed), "--out", str(out)]
     log.info("compressing %s in a child process: %s", base, " ".join(command[1:]))
     proc = subprocess.run(command, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

@@ -33,7 +33,7 @@ class LayerSetting:
     index_bits: int
 
 
-def _compile(model, learning_rate: float):
+def _compile(model, learning_rate):
     import tf_keras
 
     model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate, momentum=0.9),
@@ -41,10 +41,19 @@ def _compile(model, learning_rate: float):
     return model
 
 
-def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float):
-    """Stage 1: prune each named layer to its kept fraction (magnitude), retrain, strip the wrappers."""
+#: Learning-rate schedules of stage 1 (prune + retrain): constant, or cosine decay to 0 over all its steps.
+PRUNE_SCHEDULES = ("constant", "cosine")
+
+
+def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float,
+          schedule: str = "constant"):
+    """Stage 1: prune each named layer to its kept fraction (magnitude), retrain, strip the wrappers.
+    ``schedule`` (PRUNE_SCHEDULES) is the SGD learning rate's over the stage."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
+
+    if schedule not in PRUNE_SCHEDULES:
+        raise ValueError(f"schedule={schedule!r}; choose one of {list(PRUNE_SCHEDULES)}")
 
     # Gradual magnitude pruning over the first half of the steps (the mask is recomputed 10 times, the
     # last time at the target), then retraining with the mask fixed: the paper's prune → retrain.
@@ -63,6 +72,8 @@ def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size
         return layer  # reused as is: the wrappers and the other layers keep the twin's weights
 
     wrapped = tf_keras.models.clone_model(twin, clone_function=wrap)
+    if schedule == "cosine":
+        learning_rate = tf_keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     _compile(wrapped, learning_rate).fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0,
                                          callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     return tfmot.sparsity.keras.strip_pruning(wrapped)

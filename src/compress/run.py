@@ -1,7 +1,7 @@
 """Compress a trained job with Deep Compression and report each stage (Han et al., ICLR 2016, Table 1/4).
 
     python -m src.compress.run outputs/<experiment>/<job> --settings conf/compress/lenet_300_100.yaml \
-        [--prune-epochs 6] [--share-epochs 3] [--learning-rate 0.01] [--share-learning-rate 1e-4] [--batch-size 128] [--out DIR]
+        [--prune-epochs 6] [--share-epochs 3] [--learning-rate 0.01] [--prune-schedule constant|cosine] [--share-learning-rate 1e-4] [--batch-size 128] [--out DIR]
 
 Reads the job's ``config.yaml`` (its data and normalisation) and ``model.keras``, builds the tf_keras
 twin (outputs checked equal), prunes and retrains, shares weights and retrains the centroids, counts the
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import yaml  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from src.compress.pipeline import LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
+from src.compress.pipeline import PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
 from src.compress.storage import layer_fields, table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
 
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--prune-epochs", type=int, default=6)
     parser.add_argument("--share-epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--prune-schedule", choices=PRUNE_SCHEDULES, default="constant",
+                        help="learning rate over pruning + retraining: constant, or cosine decay to 0")
     parser.add_argument("--share-learning-rate", type=float, default=1e-4,
                         help="SGD lr of the centroid retraining: a centroid's gradient sums its weights' (eq. 3)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -110,7 +112,8 @@ def compress_job(args) -> dict:
                     "twin_max_abs_diff": check_twin(model, twin)}
     report["accuracy_dense"] = evaluate(twin, x_test, y_test)
     print(f"dense: test accuracy {report['accuracy_dense']:.4f}", flush=True)
-    pruned = prune(twin, settings, x_train, y_train, args.prune_epochs, args.batch_size, args.learning_rate)
+    pruned = prune(twin, settings, x_train, y_train, args.prune_epochs, args.batch_size, args.learning_rate,
+                   args.prune_schedule)
     report["accuracy_pruned"] = evaluate(pruned, x_test, y_test)
     print(f"pruned + retrained: test accuracy {report['accuracy_pruned']:.4f}", flush=True)
     shared = quantise(pruned, settings, x_train, y_train, args.share_epochs, args.batch_size, args.share_learning_rate)
@@ -134,7 +137,7 @@ def compress_job(args) -> dict:
         f"# Deep Compression of `{args.job_dir}`",
         "",
         f"Settings: `{args.settings}`; pruning + retraining {args.prune_epochs} epochs, weight sharing + "
-        f"retraining {args.share_epochs} epochs, SGD lr {args.learning_rate} (pruning) and {args.share_learning_rate} "
+        f"retraining {args.share_epochs} epochs, SGD lr {args.learning_rate} ({args.prune_schedule}, pruning) and {args.share_learning_rate} "
         f"(centroids), batch {args.batch_size}, seed {args.seed}.",
         "",
         "| stage | test accuracy |",

@@ -31,6 +31,12 @@ def test_a_network_without_settings_is_refused_with_the_ones_that_exist():
         check_compress_config(cfg)
 
 
+def test_an_unknown_pruning_schedule_is_refused_with_the_choices():
+    cfg = compose_config(["experiment=deep_compression", "compress.prune_schedule=linear"])
+    with pytest.raises(ConfigError, match=r"prune_schedule.*linear.*constant.*cosine"):
+        check_compress_config(cfg)
+
+
 def test_a_default_setting_covers_every_weight_layer_of_squeezenet(tmp_path):
     model = build_model("squeezenet1_1", input_shape=(28, 28, 1), classes=10, stem="small")
     names = weight_layer_names(model)

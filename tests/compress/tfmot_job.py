@@ -26,7 +26,7 @@ def main() -> dict:
     twin = tf_keras_twin(model)
     result = {"twin_diff": check_twin(model, twin)}
     settings = {"ip1": LayerSetting(0.08, 6, 5), "ip2": LayerSetting(0.09, 6, 5), "ip_out": LayerSetting(0.26, 6, 5)}
-    pruned = prune(twin, settings, x, y, epochs=3, batch_size=32, learning_rate=0.01)
+    pruned = prune(twin, settings, x, y, epochs=3, batch_size=32, learning_rate=0.01, schedule="cosine")
     result["kept"] = {n: float(np.count_nonzero(pruned.get_layer(n).kernel.numpy()) / pruned.get_layer(n).kernel.numpy().size)
                       for n in settings}
     masks = {n: pruned.get_layer(n).kernel.numpy() != 0 for n in settings}
