@@ -61,7 +61,8 @@ def read_point(job_dir: Path) -> dict:
     """One row from a sweep point's job folder (status ``unfinished`` without ``results.json``)."""
     cfg = yaml.safe_load((job_dir / "config.yaml").read_text()) if (job_dir / "config.yaml").exists() else {}
     model = (cfg.get("model") or {}).get("name", "?")
-    row: dict = {"point": job_dir.name, "model": model, "seed": cfg.get("seed"), "status": "unfinished"}
+    row: dict = {"point": job_dir.name, "model": model_label(job_dir, model), "seed": cfg.get("seed"),
+                 "status": "unfinished"}
     history = job_dir / "history.csv"
     if history.exists():
         columns = read_history(history)
@@ -86,6 +87,16 @@ def read_point(job_dir: Path) -> dict:
         if row.get("test_accuracy") is not None:
             row["delta_vs_public"] = row["test_accuracy"] - row["public_accuracy"]
     return row
+
+
+def model_label(job_dir: Path, model: str) -> str:
+    """The model's name plus the job's own ``model.*`` command-line overrides (Hydra's
+    ``.hydra/overrides.yaml``), e.g. ``resnet20 (se_position=standard)``: a knob set on the command line
+    changes the network, so the row must say so."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    knobs = [o.split(".", 1)[1] for o in overrides or [] if o.startswith("model.")]
+    return f"{model} ({', '.join(knobs)})" if knobs else model
 
 
 def point_dirs(sweep_dir: Path) -> list[Path]:

@@ -60,3 +60,15 @@ def test_several_sweeps_make_one_table(tmp_path):
     rows = sweep_table.main([str(first), str(second), "--out", str(tmp_path / "report")])
     assert [(r["point"], r["model"]) for r in rows] == [("0/0", "mobilenet_v3_small"), ("1/0", "shufflenet_v2")]
     assert f"{first} {second}" in (tmp_path / "report" / "README.md").read_text()
+
+
+def test_a_model_knob_set_on_the_command_line_names_the_row(tmp_path):
+    sweep = tmp_path / "sweep"
+    _point(sweep, 0, "resnet20", {"test_accuracy": 0.93})
+    (sweep / "0" / ".hydra").mkdir()
+    (sweep / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
+        ["model=resnet20", "model.se_position=standard", "seed=1", "experiment=zoo_classic_fashion_mnist"]))
+    _point(sweep, 1, "resnet20", {"test_accuracy": 0.92})  # no overrides file: the name alone
+    rows = sweep_table.main([str(sweep), "--out", str(tmp_path / "out")])
+    assert [r["model"] for r in rows] == ["resnet20 (se_position=standard)", "resnet20"]
+    assert rows[0]["public_accuracy"] == 0.949  # still held against the network's public row
