@@ -37,3 +37,9 @@ def test_every_option_of_every_group_composes(group):
 def test_smoke_debug_shrinks_the_job():
     cfg = compose_config(["debug=smoke"])
     assert cfg.train.epochs == 1 and cfg.data.eval_subset == 256 and not cfg.train.checkpoint
+
+
+def test_the_classic_zoo_gives_networks_without_batch_norm_their_papers_learning_rate():
+    rates = {m: compose_config(["experiment=zoo_classic_fashion_mnist", f"model={m}"]).train.learning_rate
+             for m in ("alexnet", "googlenet", "squeezenet1_1", "vgg16_bn", "vgg11")}
+    assert rates == {"alexnet": 0.01, "googlenet": 0.01, "squeezenet1_1": 0.02, "vgg16_bn": 0.1, "vgg11": 0.1}
