@@ -48,7 +48,7 @@ PRUNE_SCHEDULES = ("constant", "cosine")
 def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float,
           schedule: str = "constant"):
     """Stage 1: prune each named layer to its kept fraction (magnitude), retrain, strip the wrappers.
-    ``schedule`` (PRUNE_SCHEDULES) is the SGD learning rate's over the stage."""
+    ``schedule`` (PRUNE_SCHEDULES) shapes the SGD learning rate over the stage."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
