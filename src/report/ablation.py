@@ -23,27 +23,20 @@ import yaml
 from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
 from src.report.curves import read_history
 from src.report.stats import Comparison, mean_std, welch
-from src.report.sweep_table import point_dirs
-from src.train.jobfile import POINTER_FILE
+from src.report.sweep_table import unique_jobs
 from src.report.markdown import write_readme
 
 
 def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
     """Every point of the sweeps: its config, results (None if unfinished), job record and folder; a
     point that continued an earlier job (resumed_in.txt) is read from that job's folder, once."""
-    points, seen = [], set()
-    for sweep in sweep_dirs:
-        for folder in point_dirs(sweep):
-            resumed = folder / POINTER_FILE
-            job_dir = Path(resumed.read_text().strip()) if resumed.exists() else folder
-            if job_dir.resolve() in seen:  # a re-run's point that skipped or resumed a job listed already
-                continue
-            seen.add(job_dir.resolve())
-            cfg_path = job_dir / "config.yaml" if (job_dir / "config.yaml").exists() else folder / ".hydra" / "config.yaml"
-            cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
-            results = json.loads((job_dir / "results.json").read_text()) if (job_dir / "results.json").exists() else None
-            job = json.loads((job_dir / "job.json").read_text()) if (job_dir / "job.json").exists() else {}
-            points.append({"folder": str(folder), "job_dir": str(job_dir), "cfg": cfg, "results": results, "job": job})
+    points = []
+    for _, folder, job_dir in unique_jobs(sweep_dirs):
+        cfg_path = job_dir / "config.yaml" if (job_dir / "config.yaml").exists() else folder / ".hydra" / "config.yaml"
+        cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
+        results = json.loads((job_dir / "results.json").read_text()) if (job_dir / "results.json").exists() else None
+        job = json.loads((job_dir / "job.json").read_text()) if (job_dir / "job.json").exists() else {}
+        points.append({"folder": str(folder), "job_dir": str(job_dir), "cfg": cfg, "results": results, "job": job})
     return points
 
 

@@ -24,6 +24,7 @@ import yaml
 
 from src.report.curves import read_history
 from src.report.markdown import write_readme
+from src.train.jobfile import POINTER_FILE
 
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
@@ -109,6 +110,22 @@ def point_dirs(sweep_dir: Path) -> list[Path]:
     return dirs
 
 
+def unique_jobs(sweep_dirs: list[Path]) -> list[tuple[int, Path, Path]]:
+    """(sweep index, point folder, job folder) of every point of the sweeps, in order. A point that
+    continued an earlier job (its ``resumed_in.txt`` points there) is read from that job's folder, and a
+    job reached twice (a re-run sweep skipping or resuming it) is listed once, at its first point."""
+    jobs, seen = [], set()
+    for k, sweep in enumerate(sweep_dirs):
+        for folder in point_dirs(sweep):
+            pointer = folder / POINTER_FILE
+            job_dir = Path(pointer.read_text().strip()) if pointer.exists() else folder
+            if job_dir.resolve() in seen:
+                continue
+            seen.add(job_dir.resolve())
+            jobs.append((k, folder, job_dir))
+    return jobs
+
+
 def _fmt(value, spec: str) -> str:
     if value is None or value == "":
         return "–"
@@ -183,10 +200,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--title", default=None, help="heading of README.md (default: the experiment's name)")
     args = parser.parse_args(argv)
     rows = []
-    for k, sweep_dir in enumerate(args.sweep_dirs):
-        for row in (read_point(d) for d in point_dirs(sweep_dir)):
-            row["point"] = row["point"] if len(args.sweep_dirs) == 1 else f"{k}/{row['point']}"
-            rows.append(row)
+    for k, folder, job_dir in unique_jobs(args.sweep_dirs):
+        row = read_point(job_dir)
+        row["point"] = folder.name if len(args.sweep_dirs) == 1 else f"{k}/{folder.name}"
+        rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)

@@ -72,3 +72,14 @@ def test_a_model_knob_set_on_the_command_line_names_the_row(tmp_path):
     rows = sweep_table.main([str(sweep), "--out", str(tmp_path / "out")])
     assert [r["model"] for r in rows] == ["resnet20 (se_position=standard)", "resnet20"]
     assert rows[0]["public_accuracy"] == 0.949  # still held against the network's public row
+
+
+def test_a_point_that_resumed_an_earlier_job_is_read_from_that_job_once(tmp_path):
+    first, rerun = tmp_path / "sweep1", tmp_path / "sweep2"
+    _point(first, 0, "shufflenet_v1", {"test_accuracy": 0.89})  # finished in its first folder after a resume
+    (rerun / "0").mkdir(parents=True)
+    (rerun / "0" / "resumed_in.txt").write_text(f"{first / '0'}\n")  # the re-run's point continued it there
+    _point(rerun, 1, "mobilenet_v2", {"test_accuracy": 0.93})
+    rows = sweep_table.main([str(first), str(rerun), "--out", str(tmp_path / "out")])
+    assert [(r["point"], r["model"], r["status"]) for r in rows] == [
+        ("0/0", "shufflenet_v1", "finished"), ("1/1", "mobilenet_v2", "finished")]
