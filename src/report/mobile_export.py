@@ -88,11 +88,18 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
 
 
 def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
-    """QAT of ``job_dir`` in a child process (``src.compress.qat``), as a table row."""
+    """QAT of ``job_dir`` in a child process (``src.compress.qat``), as a table row. A QAT that fails
+    (e.g. tfmot leaves grouped convolutions in float) gives a row with its ``error`` instead of ending
+    the report: the other formats of every job are still worth the table."""
     proc = subprocess.run([sys.executable, "-m", "src.compress.qat", str(job_dir), *qat_args],
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(proc.stderr)
     if proc.returncode:
-        raise SystemExit(f"error: QAT of {job_dir} failed (exit {proc.returncode}); see its output above")
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit {proc.returncode}"
+        print(f"QAT of {job_dir} failed: {reason}", file=sys.stderr, flush=True)
+        model = yaml.safe_load((job_dir / "config.yaml").read_text())["model"]["name"]
+        return {"model": model, "job": str(job_dir), "format": "qat_int8", "error": reason}
     summary = json.loads((job_dir / "mobile_export" / "qat.json").read_text())
     return table_row(summary["model"], job_dir, "qat_int8", summary)
 
@@ -105,11 +112,18 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
              "Keras model; latency = median of 50 batch-1 invokes in LiteRT (XNNPACK) on this CPU.", "",
              "| model | format | size (KB) | Keras acc | TFLite acc | Δ (pp) | agreement | max \\|Δlogit\\| | ms, 1 thread | ms, 2 threads |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    failed = [r for r in rows if r.get("error")]
     for r in rows:
+        if r.get("error"):
+            lines.append(f"| {r['model']} | {r['format']} | not built ({failed.index(r) + 1}) |" + " – |" * 7)
+            continue
         delta = 100 * (r["tflite_accuracy"] - r["keras_accuracy"])
         lines.append(f"| {r['model']} | {r['format']} | {r['size_kb']:.0f} | {r['keras_accuracy']:.4f} | "
                      f"{r['tflite_accuracy']:.4f} | {delta:+.2f} | {r['top1_agreement']:.4f} | "
                      f"{r['max_abs_logit_diff']:.2g} | {r['latency_ms_1_thread']:.2f} | {r['latency_ms_2_threads']:.2f} |")
+    if failed:
+        lines += [""] + [f"({i}) {r['model']} {r['format']}: {r['error']}" + ("  " if i < len(failed) else "")
+                         for i, r in enumerate(failed, start=1)]
     text = write_readme(out, lines)
     return text
 

@@ -36,3 +36,16 @@ def test_qat_rows_sit_beside_post_training_int8(tmp_path):
     text = (out / "README.md").read_text()
     assert "| resnet20 | int8 |" in text and "| resnet20 | qat_int8 |" in text
     assert (tmp_path / "job" / "mobile_export" / "resnet20.qat_int8.tflite").exists()
+
+
+def test_a_failed_qat_gets_a_row_with_its_reason_and_the_table_is_still_written(tmp_path):
+    from src.train import train
+
+    train(compose_config(TINY_JOB, tmp_path / "job"))
+    out = tmp_path / "report"
+    main([str(tmp_path / "job"), "--out", str(out), "--formats", "float32", "--qat", "--qat-args=--no-such-flag"])
+    text = (out / "README.md").read_text()
+    assert "| resnet20 | float32 |" in text and "| resnet20 | qat_int8 | not built (1) |" in text
+    assert "(1) resnet20 qat_int8:" in text and "unrecognized arguments: --no-such-flag" in text
+    header, float_row, qat_row = (out / "results.csv").read_text().splitlines()
+    assert header.endswith(",error") and qat_row.endswith("unrecognized arguments: --no-such-flag")
