@@ -136,11 +136,44 @@ def _load(path: str | Path, num_threads: int = 2, delegates: bool = True):
         raise ExportError(f"{path} could not be loaded by LiteRT ({exc}); the file is corrupt or truncated.") from exc
 
 
+#: XNNPACK refuses a quantised convolution whose requantisation scale (input scale × filter scale /
+#: output scale) reaches this.
+XNNPACK_MAX_REQUANT_SCALE = 256.0
+
+
+def xnnpack_requant_problems(path: str | Path) -> list[str]:
+    """The quantised CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops of ``path`` whose requantisation
+    scale is ≥ XNNPACK_MAX_REQUANT_SCALE, which XNNPACK refuses (very large weights in some channels do
+    it); [] for float models. Read with builtin kernels, which run such files."""
+    interp = _load(path, num_threads=1, delegates=False)
+    interp.allocate_tensors()
+    scales = {t["index"]: np.asarray(t["quantization_parameters"]["scales"]) for t in interp.get_tensor_details()}
+    problems = []
+    for op in interp._get_ops_details():
+        if op["op_name"] not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        x, w, y = op["inputs"][0], op["inputs"][1], op["outputs"][0]
+        if not (scales[x].size and scales[w].size and scales[y].size):
+            continue
+        requant = float(scales[x].max() * scales[w].max() / scales[y].max())
+        if requant >= XNNPACK_MAX_REQUANT_SCALE:
+            problems.append(f"op {op['index']} {op['op_name']}: requantisation scale {requant:.0f} "
+                            f"(largest filter scale {scales[w].max():.3g}, i.e. weights up to ~{127 * scales[w].max():.3g})")
+    return problems
+
+
 def _allocate(interp, path: str | Path) -> None:
     try:
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise ExportError(f"LiteRT could not prepare {path}: {exc}") from exc
+        hint = ""
+        if "XNNPACK" in str(exc):
+            problems = xnnpack_requant_problems(path)
+            hint = (f" XNNPACK refuses {len(problems)} op(s) with a requantisation scale ≥ "
+                    f"{XNNPACK_MAX_REQUANT_SCALE:.0f}: {'; '.join(problems[:3])}. LiteRT's builtin kernels "
+                    "(delegates off) still load it, but weights this large usually spoil the int8 ranges "
+                    "too; retrain with smaller weights (e.g. a lower learning rate).") if problems else ""
+        raise ExportError(f"LiteRT could not prepare {path}: {str(exc).rstrip('.')}.{hint}") from exc
 
 
 def tflite_op_names(path: str | Path) -> list[str]:

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from src.bench.csv_out import write_rows
+from src.errors import ExportError
 from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify
 from src.report.markdown import write_readme
 
@@ -79,8 +80,13 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
     out = job_dir / "mobile_export"
     rows = []
     for fmt in formats:
-        report = export_and_verify(model, out, x_test, splits.y_test, name=cfg.model.name, fmt=fmt,
-                                   representative=calibration)
+        try:
+            report = export_and_verify(model, out, x_test, splits.y_test, name=cfg.model.name, fmt=fmt,
+                                       representative=calibration)
+        except ExportError as exc:  # one format that fails (e.g. XNNPACK refuses it) is a row, not the end
+            print(f"{cfg.model.name} {fmt}: not built: {exc}", file=sys.stderr, flush=True)
+            rows.append({"model": cfg.model.name, "job": str(job_dir), "format": fmt, "error": str(exc)})
+            continue
         rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict()))
         print(f"{cfg.model.name} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
               f"agreement {report.top1_agreement:.4f}, {rows[-1]['latency_ms_1_thread']:.2f} ms", flush=True)
@@ -90,7 +96,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
 def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
     """QAT of ``job_dir`` in a child process (``src.compress.qat``), as a table row. A QAT that fails
     (e.g. tfmot leaves grouped convolutions in float) gives a row with its ``error`` instead of ending
-    the report: the other formats of every job are still worth the table."""
+    the report, as a failed post-training format does in `job_rows`."""
     proc = subprocess.run([sys.executable, "-m", "src.compress.qat", str(job_dir), *qat_args],
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.PIPE, text=True)
     sys.stderr.write(proc.stderr)

@@ -214,3 +214,19 @@ def test_an_unknown_export_format_stops_the_job_before_training(tmp_path):
     with pytest.raises(ConfigError, match="int4"):
         train(compose_config(job, tmp_path))
     assert not (tmp_path / "history.csv").exists()
+
+
+def test_xnnpack_refusing_an_int8_file_is_explained(tmp_path):
+    """A depthwise channel with huge weights but a silent input (as a trained ShuffleNet v1 had) gives a
+    requantisation scale ≥ 256, which XNNPACK refuses: the error names the op and the cause."""
+    inputs = keras.Input((8, 8, 4))
+    x = layers.DepthwiseConv2D(3, padding="same", name="dw")(inputs)
+    model = keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(x)))
+    kernel = np.random.default_rng(0).normal(0, 0.5, (3, 3, 4, 1)).astype(np.float32)
+    kernel[..., 0, 0] = 1e5  # channel 0: huge weights, and its input is always 0 below
+    model.get_layer("dw").set_weights([kernel, np.zeros(4, np.float32)])
+    images = np.random.default_rng(1).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
+    images[..., 0] = 0.0
+    labels = np.zeros(64, np.int64)
+    with pytest.raises(ExportError, match=r"XNNPACK refuses 1 op\(s\).*DEPTHWISE_CONV_2D: requantisation scale"):
+        export_and_verify(model, tmp_path, images, labels, name="big", fmt="int8", representative=images)
