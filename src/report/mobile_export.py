@@ -62,6 +62,11 @@ def table_row(model: str, job_dir: Path, fmt: str, report: dict[str, Any]) -> di
     }
 
 
+def error_row(model: str, job_dir: Path, fmt: str, reason: str) -> dict[str, Any]:
+    """The row of a format that could not be built or verified: the table shows it with ``reason``."""
+    return {"model": model, "job": str(job_dir), "format": fmt, "error": reason}
+
+
 def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str, Any]]:
     from omegaconf import OmegaConf
 
@@ -85,7 +90,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
                                        representative=calibration)
         except ExportError as exc:  # one format that fails (e.g. XNNPACK refuses it) is a row, not the end
             print(f"{cfg.model.name} {fmt}: not built: {exc}", file=sys.stderr, flush=True)
-            rows.append({"model": cfg.model.name, "job": str(job_dir), "format": fmt, "error": str(exc)})
+            rows.append(error_row(cfg.model.name, job_dir, fmt, str(exc)))
             continue
         rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict()))
         print(f"{cfg.model.name} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
@@ -105,7 +110,7 @@ def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
         reason = lines[-1] if lines else f"exit {proc.returncode}"
         print(f"QAT of {job_dir} failed: {reason}", file=sys.stderr, flush=True)
         model = yaml.safe_load((job_dir / "config.yaml").read_text())["model"]["name"]
-        return {"model": model, "job": str(job_dir), "format": "qat_int8", "error": reason}
+        return error_row(model, job_dir, "qat_int8", reason)
     summary = json.loads((job_dir / "mobile_export" / "qat.json").read_text())
     return table_row(summary["model"], job_dir, "qat_int8", summary)
 
