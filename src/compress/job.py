@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from src.compress.pipeline import PRUNE_SCHEDULES
+from src.compress.pipeline import DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES
 from src.errors import CompressionError, ConfigError
 from src.models.common import check_choice
 from src.train.staged import run_staged_job, sub_config
@@ -42,6 +42,11 @@ def settings_path(cfg: DictConfig) -> Path:
     return path
 
 
+def prune_schedule(cfg: DictConfig) -> str:
+    """``compress.prune_schedule``; configs written before the knob existed read as the default."""
+    return str(cfg.compress.get("prune_schedule", DEFAULT_PRUNE_SCHEDULE))
+
+
 def check_compress_config(cfg: DictConfig) -> None:
     if cfg.get("compress") is None:
         raise ConfigError("task=compress needs a `compress:` block; start from experiment=deep_compression.")
@@ -49,7 +54,7 @@ def check_compress_config(cfg: DictConfig) -> None:
     for key in ("prune_epochs", "share_epochs", "batch_size"):
         if int(cfg.compress[key]) < (0 if key == "share_epochs" else 1):
             raise ConfigError(f"compress.{key}={cfg.compress[key]!r} is too small.")
-    check_choice("compress.prune_schedule", cfg.compress.get("prune_schedule", "constant"), PRUNE_SCHEDULES, "config")
+    check_choice("compress.prune_schedule", prune_schedule(cfg), PRUNE_SCHEDULES, "config")
 
 
 def _compress(cfg: DictConfig, base: Path, out: Path) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def _compress(cfg: DictConfig, base: Path, out: Path) -> dict[str, Any]:
     c = cfg.compress
     command = [sys.executable, "-m", "src.compress.run", str(base), "--settings", str(settings_path(cfg)),
                "--prune-epochs", str(c.prune_epochs), "--share-epochs", str(c.share_epochs),
-               "--learning-rate", str(c.learning_rate), "--prune-schedule", str(c.get("prune_schedule", "constant")),
+               "--learning-rate", str(c.learning_rate), "--prune-schedule", prune_schedule(cfg),
                "--share-learning-rate", str(c.share_learning_rate),
                "--batch-size", str(c.batch_size), "--seed", str(cfg.seed), "--out", str(out)]
     log.info("compressing %s in a child process: %s", base, " ".join(command[1:]))

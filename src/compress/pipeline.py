@@ -43,10 +43,11 @@ def _compile(model, learning_rate):
 
 #: Learning-rate schedules of stage 1 (prune + retrain): constant, or cosine decay to 0 over all its steps.
 PRUNE_SCHEDULES = ("constant", "cosine")
+DEFAULT_PRUNE_SCHEDULE = PRUNE_SCHEDULES[0]
 
 
 def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float,
-          schedule: str = "constant"):
+          schedule: str = DEFAULT_PRUNE_SCHEDULE):
     """Stage 1: prune each named layer to its kept fraction (magnitude), retrain, strip the wrappers.
     ``schedule`` (PRUNE_SCHEDULES) shapes the SGD learning rate over the stage."""
     import tensorflow_model_optimization as tfmot

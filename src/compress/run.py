@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import yaml  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from src.compress.pipeline import PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
+from src.compress.pipeline import DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
 from src.compress.storage import layer_fields, table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--prune-epochs", type=int, default=6)
     parser.add_argument("--share-epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--prune-schedule", choices=PRUNE_SCHEDULES, default="constant",
+    parser.add_argument("--prune-schedule", choices=PRUNE_SCHEDULES, default=DEFAULT_PRUNE_SCHEDULE,
                         help="learning rate over pruning + retraining: constant, or cosine decay to 0")
     parser.add_argument("--share-learning-rate", type=float, default=1e-4,
                         help="SGD lr of the centroid retraining: a centroid's gradient sums its weights' (eq. 3)")
