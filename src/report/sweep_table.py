@@ -90,13 +90,18 @@ def read_point(job_dir: Path) -> dict:
     return row
 
 
+#: Command-line override prefixes that change what a row measures: the network's knobs (shown without
+#: the ``model.`` prefix) and the recipe's (shown in full, e.g. ``train.learning_rate=0.0625``).
+LABELLED_OVERRIDES = ("model.", "train.", "data.")
+
+
 def model_label(job_dir: Path, model: str) -> str:
-    """The model's name plus the job's own ``model.*`` command-line overrides (Hydra's
+    """The model's name plus the job's own command-line overrides of the network and the recipe (Hydra's
     ``.hydra/overrides.yaml``), e.g. ``resnet20 (se_position=standard)``: a knob set on the command line
-    changes the network, so the row must say so."""
+    changes what the row measures, so the row must say so."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-    knobs = [o.split(".", 1)[1] for o in overrides or [] if o.startswith("model.")]
+    knobs = [o.removeprefix("model.") for o in overrides or [] if o.startswith(LABELLED_OVERRIDES)]
     return f"{model} ({', '.join(knobs)})" if knobs else model
 
 

@@ -62,15 +62,16 @@ def test_several_sweeps_make_one_table(tmp_path):
     assert f"{first} {second}" in (tmp_path / "report" / "README.md").read_text()
 
 
-def test_a_model_knob_set_on_the_command_line_names_the_row(tmp_path):
+def test_a_model_or_recipe_knob_set_on_the_command_line_names_the_row(tmp_path):
     sweep = tmp_path / "sweep"
     _point(sweep, 0, "resnet20", {"test_accuracy": 0.93})
     (sweep / "0" / ".hydra").mkdir()
     (sweep / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
-        ["model=resnet20", "model.se_position=standard", "seed=1", "experiment=zoo_classic_fashion_mnist"]))
+        ["model=resnet20", "model.se_position=standard", "seed=1", "experiment=zoo_classic_fashion_mnist",
+         "train.learning_rate=0.0625"]))
     _point(sweep, 1, "resnet20", {"test_accuracy": 0.92})  # no overrides file: the name alone
     rows = sweep_table.main([str(sweep), "--out", str(tmp_path / "out")])
-    assert [r["model"] for r in rows] == ["resnet20 (se_position=standard)", "resnet20"]
+    assert [r["model"] for r in rows] == ["resnet20 (se_position=standard, train.learning_rate=0.0625)", "resnet20"]
     assert rows[0]["public_accuracy"] == 0.949  # still held against the network's public row
 
 
