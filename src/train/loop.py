@@ -31,6 +31,7 @@ from src.profiling import count_macs, count_params
 from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
+from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
 from src.train.callbacks import EpochTimer, MainOutputMetrics
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
@@ -386,6 +387,9 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
                 f"Lower train.learning_rate (now {cfg.train.learning_rate}), add warm-up (train.warmup_epochs) "
                 "or check data.normalize."
             )
+        dead = dead_bn_channels(deployed)
+        if dead:
+            log.warning("%s: %s", cfg.model.name, describe_dead_channels(dead))
         test_loss, test_acc = _evaluate_main_output(model, test_ds)
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
@@ -396,6 +400,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             "macs": macs.total,
             "train_examples": n_train,
             "kernel_sparsity": kernel_sparsity(deployed),
+            "bn_dead_channels": len(dead),
         }
         if keras.config.dtype_policy().name != "float32":  # float32 weights already: save a float32 graph
             deployed = float32_copy(deployed, lambda: inference_network(

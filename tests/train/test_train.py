@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from src.errors import ConfigError
+from src.models import load_model
 from src.train import train
+from src.train.bn_health import dead_bn_channels
 from tests.conftest import compose_config
 
 
@@ -25,6 +27,7 @@ def test_tiny_job_writes_its_outputs_and_learns(tmp_path, tiny_job):
         assert (tmp_path / name).exists(), name
     assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] == results["test_accuracy"]
     assert results["params_trainable"] == 269_434  # resnet20 at 16x16x1, 10 classes
+    assert results["bn_dead_channels"] == len(dead_bn_channels(load_model(tmp_path / "model.keras", compile=False)))
     # eval-mode accuracy needs the BN running statistics to settle too: 6 short epochs give ≈0.97 here
     assert results["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     history = (tmp_path / "history.csv").read_text().splitlines()
