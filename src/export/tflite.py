@@ -172,7 +172,9 @@ def _allocate(interp, path: str | Path) -> None:
             hint = (f" XNNPACK refuses {len(problems)} op(s) with a requantisation scale ≥ "
                     f"{XNNPACK_MAX_REQUANT_SCALE:.0f}: {'; '.join(problems[:3])}. LiteRT's builtin kernels "
                     "(delegates off) still load it, but weights this large usually spoil the int8 ranges "
-                    "too; retrain with smaller weights (e.g. a lower learning rate).") if problems else ""
+                    "too. They typically come from a batch-norm channel that went dead in training (zero "
+                    "moving variance, folded into the conv as |gamma|/sqrt(eps)); the training log warns of "
+                    "such channels (src/train/bn_health.py). Retrain with a lower learning rate or more warm-up.") if problems else ""
         raise ExportError(f"LiteRT could not prepare {path}: {str(exc).rstrip('.')}.{hint}") from exc
 
 
