@@ -52,8 +52,7 @@ def describe(dead: list[DeadChannel]) -> str:
     return (f"{len(dead)} batch-norm channels in {len({d.layer for d in dead})} layers have zero moving variance "
             f"(their input was constant in training); a test input that activates one is amplified by its gain "
             f"|gamma|/sqrt(eps), up to x{dead[0].gain:.3g} ({worst}). Such a network can give huge logits on "
-            "rare inputs and lose its int8 export; a lower train.learning_rate or more train.warmup_epochs "
-            "usually keeps the channels alive.")
+            "rare inputs and lose its int8 export; try a lower train.learning_rate or more train.warmup_epochs.")
 
 
 def _layers(model):
