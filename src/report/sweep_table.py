@@ -24,7 +24,7 @@ import yaml
 
 from src.report.curves import read_history
 from src.report.markdown import write_readme
-from src.train.jobfile import POINTER_FILE
+from src.train.jobfile import POINTER_FILE, read_job
 
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
@@ -115,7 +115,10 @@ def point_dirs(sweep_dir: Path) -> list[Path]:
     return dirs
 
 
-def unique_jobs(sweep_dirs: list[Path]) -> list[tuple[int, Path, Path]]:
+Job = tuple[int, Path, Path]  # (sweep index, point folder, job folder)
+
+
+def unique_jobs(sweep_dirs: list[Path]) -> list[Job]:
     """(sweep index, point folder, job folder) of every point of the sweeps, in order. A point that
     continued an earlier job (its ``resumed_in.txt`` points there) is read from that job's folder, and a
     job reached twice (a re-run sweep skipping or resuming it) is listed once, at its first point."""
@@ -131,13 +134,31 @@ def unique_jobs(sweep_dirs: list[Path]) -> list[tuple[int, Path, Path]]:
     return jobs
 
 
+def drop_superseded(jobs: list[Job]) -> tuple[list[Job], list[Job]]:
+    """``jobs`` without the unfinished attempts whose config (``job.json`` fingerprint) finished in another
+    job folder of the list (a job killed before its first saved epoch restarts in a new folder), and
+    the jobs so left out."""
+    def fingerprint(job_dir: Path):
+        return (read_job(job_dir) or {}).get("fingerprint")
+
+    finished = {fingerprint(j) for _, _, j in jobs if (j / "results.json").exists()} - {None}
+    kept, dropped = [], []
+    for k, folder, job_dir in jobs:
+        if not (job_dir / "results.json").exists() and fingerprint(job_dir) in finished:
+            dropped.append((k, folder, job_dir))
+        else:
+            kept.append((k, folder, job_dir))
+    return kept, dropped
+
+
 def _fmt(value, spec: str) -> str:
     if value is None or value == "":
         return "–"
     return format(value, spec)
 
 
-def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | str, plot: Path | None = None) -> None:
+def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | str, plot: Path | None = None,
+                   superseded: list[str] = ()) -> None:
     lines = [
         f"# {title}",
         "",
@@ -160,6 +181,9 @@ def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | s
             f"{_fmt(r.get('tflite_max_abs_logit_diff'), '.1e')} | {_fmt(r.get('images_per_s_median'), '.0f')} | "
             f"{_fmt(r.get('wall_seconds'), '.0f')} |"
         )
+    if superseded:
+        lines += ["", f"Left out: {', '.join(superseded)}, unfinished attempt(s) of a config that finished in a "
+                      "later job folder (stopped before its first saved epoch, so the config trained afresh)."]
     if plot is not None:
         lines += ["", f"![test accuracy against multiply-adds]({plot.name})"]
     write_readme(path.parent, lines)
@@ -204,10 +228,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, required=True, help="folder for README.md and results.csv")
     parser.add_argument("--title", default=None, help="heading of README.md (default: the experiment's name)")
     args = parser.parse_args(argv)
+    def point_name(k: int, folder: Path) -> str:
+        return folder.name if len(args.sweep_dirs) == 1 else f"{k}/{folder.name}"
+
+    jobs, superseded = drop_superseded(unique_jobs(args.sweep_dirs))
     rows = []
-    for k, folder, job_dir in unique_jobs(args.sweep_dirs):
+    for k, folder, job_dir in jobs:
         row = read_point(job_dir)
-        row["point"] = folder.name if len(args.sweep_dirs) == 1 else f"{k}/{folder.name}"
+        row["point"] = point_name(k, folder)
         rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "results.csv").open("w", newline="") as fh:
@@ -216,7 +244,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
     title = args.title or args.sweep_dirs[0].parent.name
     plot = plot_accuracy_vs_macs(rows, args.out / "accuracy_vs_macs.png", title)
-    write_markdown(rows, args.out / "README.md", title, " ".join(map(str, args.sweep_dirs)), plot)
+    write_markdown(rows, args.out / "README.md", title, " ".join(map(str, args.sweep_dirs)), plot,
+                   [point_name(k, folder) for k, folder, _ in superseded])
     finished = sum(r["status"] == "finished" for r in rows)
     print(f"{finished}/{len(rows)} points finished -> {args.out / 'README.md'}")
     return rows

@@ -84,3 +84,16 @@ def test_a_point_that_resumed_an_earlier_job_is_read_from_that_job_once(tmp_path
     rows = sweep_table.main([str(first), str(rerun), "--out", str(tmp_path / "out")])
     assert [(r["point"], r["model"], r["status"]) for r in rows] == [
         ("0/0", "shufflenet_v1", "finished"), ("1/1", "mobilenet_v2", "finished")]
+
+
+def test_an_unfinished_attempt_of_a_config_that_finished_later_is_left_out_and_named(tmp_path):
+    first, rerun = tmp_path / "sweep1", tmp_path / "sweep2"
+    _point(first, 0, "mobilenet_v1", None)  # killed before its first saved epoch ...
+    _point(first, 1, "igc", None)  # ... and a config that never finished: it stays, as unfinished
+    _point(rerun, 0, "mobilenet_v1", {"test_accuracy": 0.94})  # ... so the same config trained afresh here
+    for job, fingerprint in ((first / "0", "aaa"), (first / "1", "bbb"), (rerun / "0", "aaa")):
+        (job / "job.json").write_text(json.dumps({"fingerprint": fingerprint}))
+    rows = sweep_table.main([str(first), str(rerun), "--out", str(tmp_path / "out")])
+    assert [(r["point"], r["model"], r["status"]) for r in rows] == [
+        ("0/1", "igc", "unfinished"), ("1/0", "mobilenet_v1", "finished")]
+    assert "Left out: 0/0, unfinished attempt(s)" in (tmp_path / "out" / "README.md").read_text()
