@@ -24,7 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import yaml  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from src.compress.pipeline import DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage  # noqa: E402
+from src.compress.pipeline import (  # noqa: E402
+    DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage,
+)
 from src.compress.storage import layer_fields, table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
 

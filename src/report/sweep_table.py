@@ -18,6 +18,7 @@ import csv
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -158,7 +159,7 @@ def _fmt(value, spec: str) -> str:
 
 
 def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | str, plot: Path | None = None,
-                   superseded: list[str] = ()) -> None:
+                   superseded: Sequence[str] = ()) -> None:
     lines = [
         f"# {title}",
         "",
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, required=True, help="folder for README.md and results.csv")
     parser.add_argument("--title", default=None, help="heading of README.md (default: the experiment's name)")
     args = parser.parse_args(argv)
+
     def point_name(k: int, folder: Path) -> str:
         return folder.name if len(args.sweep_dirs) == 1 else f"{k}/{folder.name}"
 
