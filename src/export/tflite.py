@@ -174,7 +174,8 @@ def _allocate(interp, path: str | Path) -> None:
                     "(delegates off) still load it, but weights this large usually spoil the int8 ranges "
                     "too. They typically come from a batch-norm channel that went dead in training (zero "
                     "moving variance, folded into the conv as |gamma|/sqrt(eps)); the training log warns of "
-                    "such channels (src/train/bn_health.py). Retrain with a lower learning rate or more warm-up.") if problems else ""
+                    "such channels (src/train/bn_health.py). Retrain with a lower learning rate or more "
+                    "warm-up.") if problems else ""
         raise ExportError(f"LiteRT could not prepare {path}: {str(exc).rstrip('.')}.{hint}") from exc
 
 
