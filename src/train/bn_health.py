@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from src.layers.layer_switch import layers_of_type
+
 #: A moving variance at or below this counts as a constant (dead) input channel.
 DEAD_VARIANCE = 1e-10
 
@@ -33,9 +35,7 @@ def dead_bn_channels(model: keras.Model, dead_variance: float = DEAD_VARIANCE) -
     """The BatchNormalization channels of ``model`` (nested models included) whose moving variance is
     ≤ ``dead_variance``, largest gain first."""
     found = []
-    for layer in _layers(model):
-        if not isinstance(layer, keras.layers.BatchNormalization):
-            continue
+    for layer in layers_of_type(model, keras.layers.BatchNormalization):
         variance = np.asarray(keras.ops.convert_to_numpy(layer.moving_variance), dtype=np.float64)
         gamma = (np.asarray(keras.ops.convert_to_numpy(layer.gamma), dtype=np.float64) if layer.scale
                  else np.ones_like(variance))
@@ -54,10 +54,3 @@ def describe(dead: list[DeadChannel]) -> str:
             f"|gamma|/sqrt(eps), up to x{dead[0].gain:.3g} ({worst}). Such a network can give huge logits on "
             "rare inputs and lose its int8 export; try a lower train.learning_rate or more train.warmup_epochs.")
 
-
-def _layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _layers(layer)
-        else:
-            yield layer
