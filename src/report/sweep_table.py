@@ -139,16 +139,12 @@ def drop_superseded(jobs: list[Job]) -> tuple[list[Job], list[Job]]:
     """``jobs`` without the unfinished attempts whose config (``job.json`` fingerprint) finished in another
     job folder of the list (a job killed before its first saved epoch restarts in a new folder), and
     the jobs so left out."""
-    def fingerprint(job_dir: Path):
-        return (read_job(job_dir) or {}).get("fingerprint")
-
-    finished = {fingerprint(j) for _, _, j in jobs if (j / "results.json").exists()} - {None}
+    done = [(job_dir / "results.json").exists() for _, _, job_dir in jobs]
+    prints = [(read_job(job_dir) or {}).get("fingerprint") for _, _, job_dir in jobs]
+    finished = {p for p, d in zip(prints, done) if d} - {None}
     kept, dropped = [], []
-    for k, folder, job_dir in jobs:
-        if not (job_dir / "results.json").exists() and fingerprint(job_dir) in finished:
-            dropped.append((k, folder, job_dir))
-        else:
-            kept.append((k, folder, job_dir))
+    for job, d, p in zip(jobs, done, prints):
+        (dropped if not d and p in finished else kept).append(job)
     return kept, dropped
 
 
