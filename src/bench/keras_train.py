@@ -4,10 +4,11 @@ Keras runs (the GPU machine has JAX and no TensorFlow):
     python -m src.bench.keras_train <model> <size> <batch> <steps> <warmup> [precision] [jit 0|1]
 
 Prints JSON: the seconds of each timed ``train_on_batch`` (forward + backward + SGD update; it returns
-Python floats, so each step waits for the device), the trainable parameter count, the backend and the
-device. ``precision`` is a `src.train.precision` policy (``mixed_float16`` gets Keras' loss scaling);
-the batch is placed on the device once, as the PyTorch counterpart does. The model is built with
-`src.bench.peers.TORCHVISION`'s knobs so that it is torchvision's network.
+Python floats, so each step waits for the device), the trainable parameter count, the forward
+multiply-adds per image, the backend and the device. ``precision`` is a `src.train.precision` policy
+(``mixed_float16`` gets Keras' loss scaling); the batch is placed on the device once, as the PyTorch
+counterpart does. The model is built with `src.bench.peers.TORCHVISION`'s knobs so that it is
+torchvision's network.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from src.bench.measure import keras_train_stepper, timed_rounds  # noqa: E402
 from src.bench.peers import CLASSES, TORCHVISION, build_ours  # noqa: E402
-from src.profiling import count_params  # noqa: E402
+from src.profiling import count_macs, count_params  # noqa: E402
 from src.train.precision import dtype_policy  # noqa: E402
 
 
@@ -60,7 +61,8 @@ def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: s
         model = build_ours(name, size, **knobs)
         step = keras_train_stepper(model, x, y, jit_compile)
     seconds = timed_rounds([step], steps, warmup)[0]
-    return {"seconds": seconds, "params": count_params(model).trainable, "backend": keras.backend.backend(),
+    return {"seconds": seconds, "params": count_params(model).trainable, "macs": count_macs(model).total,
+            "backend": keras.backend.backend(),
             "device": device_name(), "keras": keras.__version__, "matmul_precision": matmul_precision(), "precision": precision, "jit_compile": jit_compile}
 
 

@@ -49,15 +49,15 @@ def timing(seconds: Sequence[float]) -> Timing:
     return Timing(statistics.median(seconds), min(seconds), max(seconds))
 
 
-def matmul_limit(n: int, steps: int, warmup: int) -> Timing:
-    """Seconds per [n, n] @ [n, n] float32 matmul in the Keras backend: the machine's practical ceiling
-    of multiply-adds per second (n³ per call) for dense float32 work."""
+def matmul_limit(n: int, steps: int, warmup: int, dtype: str = "float32") -> Timing:
+    """Seconds per [n, n] @ [n, n] matmul of ``dtype`` in the Keras backend: the machine's practical
+    ceiling of multiply-adds per second (n³ per call) for dense work of that type."""
     rng = np.random.default_rng(0)
-    a = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"))
-    b = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"))
+    a = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"), dtype=dtype)
+    b = keras.ops.convert_to_tensor(rng.normal(size=(n, n)).astype("float32"), dtype=dtype)
 
     def step() -> None:
-        keras.ops.convert_to_numpy(keras.ops.matmul(a, b)[0, 0])  # waits for the result
+        keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.matmul(a, b)[0, 0], "float32"))  # waits for the result
 
     return timing(timed_rounds([step], steps, warmup)[0])
 
