@@ -1,6 +1,7 @@
 """Summarise a finished (or interrupted) sweep: one row per point, held against the public table.
 
     python -m src.report.sweep_table multirun/<experiment>/<timestamp> [more sweeps] --out experiments/<experiment>
+        [--earlier experiments/<experiment>/results.csv]
 
 Reads each point's job folder (``results.json``, ``config.yaml``, ``history.csv``, written by
 ``src.train.loop``), so a sweep that was killed still reports the points that finished and lists the
@@ -9,6 +10,10 @@ multiply-adds, ``accuracy_vs_macs.png``, plus the command and the sweep folder,
 then the hand-written ``NOTES.md`` of ``--out`` when there is one) and ``results.csv`` into ``--out``.
 The public Fashion-MNIST figures are those of shared/reference/fashion_mnist.md (upstream benchmark
 table; submitted, not re-verified).
+
+Job folders live in ``multirun/``, which is not committed, so a new checkout lacks the earlier sweeps'
+folders; ``--earlier`` takes their rows from the committed ``results.csv`` instead and numbers the new
+sweeps' points after them (an earlier unfinished row whose network and seed finished since is left out).
 """
 
 from __future__ import annotations
@@ -148,6 +153,41 @@ def drop_superseded(jobs: list[Job]) -> tuple[list[Job], list[Job]]:
     return kept, dropped
 
 
+def read_earlier_rows(path: Path) -> list[dict]:
+    """The rows of an earlier report's ``results.csv``, numbers typed as `read_point` gives them."""
+    if not path.is_file():
+        raise SystemExit(f"error: --earlier {path}: no such file; give the results.csv of an earlier report")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    missing = [c for c in ("point", "model", "status") if rows and c not in rows[0]]
+    if missing:
+        raise SystemExit(f"error: --earlier {path} lacks the column(s) {', '.join(missing)}: not a sweep_table results.csv")
+    return [{k: _typed(v) if k not in ("point", "model", "status", "public_row") else v for k, v in r.items()}
+            for r in rows]
+
+
+def _typed(text: str | None) -> int | float | None:
+    if text in (None, ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def sweeps_before(rows: list[dict]) -> int:
+    """How many sweeps the earlier rows came from (their points are ``k/i``; a plain ``i``: one)."""
+    return max((int(r["point"].split("/")[0]) + 1 if "/" in r["point"] else 1 for r in rows), default=0)
+
+
+def drop_finished_since(earlier: list[dict], rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Earlier rows without the unfinished ones whose (network, seed) finished in any row, and the
+    points so left out (the folders are gone, so the job fingerprint `drop_superseded` uses is not known)."""
+    finished = {(r["model"], r.get("seed")) for r in earlier + rows if r["status"] == "finished"}
+    kept = [r for r in earlier if r["status"] == "finished" or (r["model"], r.get("seed")) not in finished]
+    return kept, [r["point"] for r in earlier if r not in kept]
+
+
 def _fmt(value, spec: str) -> str:
     if value is None or value == "":
         return "–"
@@ -155,7 +195,7 @@ def _fmt(value, spec: str) -> str:
 
 
 def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | str, plot: Path | None = None,
-                   superseded: Sequence[str] = ()) -> None:
+                   superseded: Sequence[str] = (), finished_since: Sequence[str] = ()) -> None:
     lines = [
         f"# {title}",
         "",
@@ -181,6 +221,9 @@ def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | s
     if superseded:
         lines += ["", f"Left out: {', '.join(superseded)}, unfinished attempt(s) of a config that finished in a "
                       "later job folder (stopped before its first saved epoch, so the config trained afresh)."]
+    if finished_since:
+        lines += ["", f"Left out from the earlier rows: {', '.join(finished_since)}, unfinished there; the same network "
+                      "and seed finished in a later sweep."]
     if plot is not None:
         lines += ["", f"![test accuracy against multiply-adds]({plot.name})"]
     write_readme(path.parent, lines)
@@ -224,10 +267,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="Hydra sweep folder(s), e.g. multirun/<experiment>/<time> (several: one table)")
     parser.add_argument("--out", type=Path, required=True, help="folder for README.md and results.csv")
     parser.add_argument("--title", default=None, help="heading of README.md (default: the experiment's name)")
+    parser.add_argument("--earlier", type=Path, default=None,
+                        help="results.csv of an earlier report whose sweep folders are gone: its rows come first")
     args = parser.parse_args(argv)
+    earlier = read_earlier_rows(args.earlier) if args.earlier else []
+    offset = sweeps_before(earlier)
 
     def point_name(k: int, folder: Path) -> str:
-        return folder.name if len(args.sweep_dirs) == 1 else f"{k}/{folder.name}"
+        return folder.name if len(args.sweep_dirs) == 1 and not earlier else f"{k + offset}/{folder.name}"
 
     jobs, superseded = drop_superseded(unique_jobs(args.sweep_dirs))
     rows = []
@@ -235,6 +282,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         row = read_point(job_dir)
         row["point"] = point_name(k, folder)
         rows.append(row)
+    earlier, earlier_left_out = drop_finished_since(earlier, rows)
+    rows = earlier + rows
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "results.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
@@ -242,8 +291,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
     title = args.title or args.sweep_dirs[0].parent.name
     plot = plot_accuracy_vs_macs(rows, args.out / "accuracy_vs_macs.png", title)
-    write_markdown(rows, args.out / "README.md", title, " ".join(map(str, args.sweep_dirs)), plot,
-                   [point_name(k, folder) for k, folder, _ in superseded])
+    command = " ".join(map(str, args.sweep_dirs)) + (f" --earlier {args.earlier}" if args.earlier else "")
+    write_markdown(rows, args.out / "README.md", title, command, plot,
+                   [point_name(k, folder) for k, folder, _ in superseded], earlier_left_out)
     finished = sum(r["status"] == "finished" for r in rows)
     print(f"{finished}/{len(rows)} points finished -> {args.out / 'README.md'}")
     return rows

@@ -97,3 +97,32 @@ def test_an_unfinished_attempt_of_a_config_that_finished_later_is_left_out_and_n
     assert [(r["point"], r["model"], r["status"]) for r in rows] == [
         ("0/1", "igc", "unfinished"), ("1/0", "mobilenet_v1", "finished")]
     assert "Left out: 0/0, unfinished attempt(s)" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_earlier_rows_from_a_committed_csv_come_first_and_new_sweeps_are_numbered_after_them(tmp_path):
+    old = tmp_path / "old_sweep"
+    _point(old, 0, "mobilenet_v3_small", {"test_accuracy": 0.93, "params_trainable": 1_527_818, "macs": 14_701_896})
+    _point(old, 1, "igc", None)  # stopped; its folder will be gone in a new checkout
+    _point(old, 2, "shufflenet_v2", None)  # stopped too, and not finished since: it stays
+    report = tmp_path / "report"
+    sweep_table.main([str(old), str(old), "--out", str(report)])  # two sweeps: points 0/i
+    new = tmp_path / "new_sweep"
+    _point(new, 0, "igc", {"test_accuracy": 0.92})
+    earlier_csv = tmp_path / "committed.csv"
+    earlier_csv.write_text((report / "results.csv").read_text())
+    rows = sweep_table.main([str(new), "--out", str(report), "--earlier", str(earlier_csv)])
+    assert [(r["point"], r["model"], r["status"]) for r in rows] == [
+        ("0/0", "mobilenet_v3_small", "finished"), ("0/2", "shufflenet_v2", "unfinished"), ("1/0", "igc", "finished")]
+    assert rows[0]["params"] == 1_527_818 and rows[0]["test_accuracy"] == 0.93 and rows[0]["seed"] == 42
+    text = (report / "README.md").read_text()
+    assert f"{new} --earlier {earlier_csv}" in text and "| 1.53 M | 14.7 M | 0.9300 |" in text
+    assert "Left out from the earlier rows: 0/1, unfinished there" in text
+
+
+def test_an_earlier_file_that_is_not_a_report_is_refused(tmp_path):
+    _point(tmp_path / "sweep", 0, "igc", None)
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit, match="lacks the column"):
+        sweep_table.main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r"), "--earlier", str(tmp_path / "other.csv")])
+    with pytest.raises(SystemExit, match="no such file"):
+        sweep_table.main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r"), "--earlier", str(tmp_path / "x.csv")])
