@@ -10,6 +10,13 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
 fi
 
+# tflite-support's metadata writer (Android bundles, src/export/android.py) loads libusb-1.0 when imported.
+if ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then
+    echo "== installing Debian's libusb-1.0-0 (tflite-support's metadata writer needs it)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0
+fi
+
 # The MLflow-UI browser test (-m slow) needs headless Chromium: INSTALL_BROWSER=1 bash scripts/install.sh
 if [ "${INSTALL_BROWSER:-0}" = "1" ] && ! command -v chromedriver >/dev/null; then
     echo "== installing Debian's chromium and chromium-driver"

@@ -29,7 +29,7 @@ from src.data.pipeline import Normalization
 from src.errors import ExportError
 from src.export.tflite import report_path, tflite_filename
 
-FORMATS = ("float32", "float16", "dynamic_int8", "int8", "qat_int8")
+FORMATS = ("float32", "float16", "dynamic_int8", "int8", "int8_equalized", "qat_int8")
 
 
 def find_export(job_dir: Path, model: str, fmt: str) -> Path:

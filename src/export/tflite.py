@@ -13,6 +13,7 @@ keeps the weights as VAR_HANDLE/READ_VARIABLE ops with uninitialised values (the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -23,6 +24,8 @@ import keras
 import numpy as np
 
 from src.errors import ExportError
+
+log = logging.getLogger(__name__)
 
 _FLEX_MARKERS = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS", "neither a custom op nor a flex op", "TF Select ops")
 
@@ -49,7 +52,7 @@ def _non_builtin_ops(converter_message: str) -> list[str]:
 
 #: Export formats: float32; float16 weights; dynamic-range int8 weights (float activations); full-integer
 #: int8 (weights and activations, int8 input and output, calibrated on representative images).
-FORMATS = ("float32", "float16", "dynamic_int8", "int8")
+FORMATS = ("float32", "float16", "dynamic_int8", "int8", "int8_equalized")
 #: Representative images the int8 calibration uses at most.
 CALIBRATION_IMAGES = 256
 
@@ -64,7 +67,7 @@ def _set_quantization(converter, fmt: str, representative: np.ndarray | None) ->
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if fmt == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    elif fmt == "int8":
+    elif fmt in ("int8", "int8_equalized"):
         if representative is None or len(representative) == 0:
             raise ExportError("int8 export needs representative images (preprocessed like the model's input) "
                               "to calibrate activation ranges.")
@@ -80,7 +83,9 @@ def convert_to_tflite(
     representative: np.ndarray | None = None,
 ) -> Path:
     """Convert ``model`` to a .tflite at ``path`` with a fixed [batch_size, H, W, C] input, in format ``fmt``
-    (FORMATS; ``int8`` needs ``representative`` images for calibration and has int8 input and output).
+    (FORMATS; ``int8`` needs ``representative`` images for calibration and has int8 input and output;
+    ``int8_equalized`` is ``int8`` of a copy whose outlier activation channels were first scaled down where
+    that is exact, `src.export.equalize`, with the same float outputs).
 
     Builtin ops only: a model that needs flex (Select TF) or custom ops raises ExportError naming them.
     The file is written atomically; nothing is written when conversion fails.
@@ -95,6 +100,14 @@ def convert_to_tflite(
     if any(d is None for d in shape):
         raise ExportError(f"model {model.name!r} has input shape {model.input_shape}; a fixed H, W, C is needed for TFLite.")
     spec = tf.TensorSpec(shape, tf.float32, name="input")
+    if fmt == "int8_equalized" and representative is not None and len(representative):
+        from src.export.equalize import equalize_outlier_channels
+
+        model, chains = equalize_outlier_channels(model, np.asarray(representative[:CALIBRATION_IMAGES], np.float32))
+        log.info("%s: equalised %d outlier channel(s) in %d BN → ReLU → depthwise chain(s)%s", model.name,
+                 sum(c.channels_scaled for c in chains), len(chains),
+                 "".join(f"; {c.batch_norm} max/median {c.max_over_median_before:.1f} → {c.max_over_median_after:.1f}"
+                         for c in chains))
     with tempfile.TemporaryDirectory() as saved:
         model.export(saved, format="tf_saved_model", input_signature=[spec], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
