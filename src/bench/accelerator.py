@@ -75,7 +75,7 @@ def measure(name: str, precision: str, args: argparse.Namespace, matmul_macs_per
         if theirs["params"] != ours["params"]:
             raise AssertionError(f"{name}: ours has {ours['params']:,} trainable parameters, torchvision's "
                                  f"{theirs['params']:,}: not the same network")
-        if getattr(args, "torch_compile", False):
+        if args.torch_compile:
             row.update(compiled_torch(name, precision, args))
             if "torch_compiled_img_s" in row:
                 row["ratio_vs_torch_compiled"] = row["ours_img_s"] / row["torch_compiled_img_s"]

@@ -27,9 +27,11 @@ import yaml
 
 from src.data.pipeline import Normalization
 from src.errors import ExportError
+from src.export.tflite import FORMATS as TFLITE_FORMATS
 from src.export.tflite import report_path, tflite_filename
 
-FORMATS = ("float32", "float16", "dynamic_int8", "int8", "int8_equalized", "qat_int8")
+#: Every post-training format, plus QAT's (`src.compress.qat`).
+FORMATS = (*TFLITE_FORMATS, "qat_int8")
 
 
 def find_export(job_dir: Path, model: str, fmt: str) -> Path:

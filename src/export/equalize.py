@@ -137,7 +137,6 @@ def equalize_outlier_channels(model: keras.Model, images: np.ndarray, ratio: flo
             continue
         median = float(np.median(live))
         scale = np.where(channel_max > ratio * median, channel_max / median, 1.0).astype("float32")
-        before = _over_median(channel_max)
         if np.all(scale == 1.0):
             continue
         bn.gamma.assign(keras.ops.convert_to_numpy(bn.gamma) / scale)
@@ -145,6 +144,6 @@ def equalize_outlier_channels(model: keras.Model, images: np.ndarray, ratio: flo
         kernel = keras.ops.convert_to_numpy(depthwise.kernel).copy()  # (kh, kw, channels, multiplier)
         kernel[:, :, channel_permutation(permutations, len(scale)), :] *= scale[:, None]
         depthwise.kernel.assign(kernel)
-        done.append(EqualizedChain(bn.name, depthwise.name, int(np.sum(scale > 1)), before,
+        done.append(EqualizedChain(bn.name, depthwise.name, int(np.sum(scale > 1)), float(live.max() / median),
                                    _over_median(channel_max / scale)))
     return copy, done

@@ -184,8 +184,13 @@ def drop_finished_since(earlier: list[dict], rows: list[dict]) -> tuple[list[dic
     """Earlier rows without the unfinished ones whose (network, seed) finished in any row, and the
     points so left out (the folders are gone, so the job fingerprint `drop_superseded` uses is not known)."""
     finished = {(r["model"], r.get("seed")) for r in earlier + rows if r["status"] == "finished"}
-    kept = [r for r in earlier if r["status"] == "finished" or (r["model"], r.get("seed")) not in finished]
-    return kept, [r["point"] for r in earlier if r not in kept]
+    kept, left_out = [], []
+    for r in earlier:
+        if r["status"] != "finished" and (r["model"], r.get("seed")) in finished:
+            left_out.append(r["point"])
+        else:
+            kept.append(r)
+    return kept, left_out
 
 
 def _fmt(value, spec: str) -> str:
