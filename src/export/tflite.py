@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import keras
 import numpy as np
 
 from src.errors import ExportError
+from src.export.logit_range import LogitRange, logit_range, quantization_hint
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ def _non_builtin_ops(converter_message: str) -> list[str]:
 #: Export formats: float32; float16 weights; dynamic-range int8 weights (float activations); full-integer
 #: int8 (weights and activations, int8 input and output, calibrated on representative images).
 FORMATS = ("float32", "float16", "dynamic_int8", "int8", "int8_equalized")
+#: Formats whose activations stay float (no quantisation hint for them).
+FLOAT_FORMATS = ("float32", "float16")
 #: Representative images the int8 calibration uses at most.
 CALIBRATION_IMAGES = 256
 
@@ -218,10 +222,17 @@ class TfliteReport:
     top1_agreement: float
     tflite_accuracy: float | None
     keras_accuracy: float | None
+    keras_logit_range: dict | None = None  # `src.export.logit_range.LogitRange` of the Keras logits
 
     def as_dict(self) -> dict:
         """JSON-serialisable dict of all fields."""
         return asdict(self)
+
+    def quantization_hint(self, labels: list[str] | None = None) -> str | None:
+        """`src.export.logit_range.quantization_hint` for this report (None without a logit range)."""
+        if self.keras_logit_range is None:
+            return None
+        return quantization_hint(LogitRange(**self.keras_logit_range), self.top1_agreement, labels)
 
     def as_metrics(self, prefix: str = "tflite_") -> dict[str, float]:
         """The numeric fields (None left out) as ``{prefix + name: float}`` for MLflow."""
@@ -326,6 +337,7 @@ def verify_tflite(
         top1_agreement=float(np.mean(tfl.argmax(-1) == ref.argmax(-1))),
         tflite_accuracy=None if labels is None else _accuracy(tfl, labels),
         keras_accuracy=None if labels is None else _accuracy(ref, labels),
+        keras_logit_range=logit_range(ref).as_dict(),
     )
 
 
@@ -363,4 +375,8 @@ def export_and_verify(
     """Write ``out_dir/`` `tflite_filename` ``(name, fmt)``, verify it on ``images``, write the report beside
     it as ``.json``."""
     path = convert_to_tflite(model, Path(out_dir) / tflite_filename(name, fmt), fmt=fmt, representative=representative)
-    return verify_and_record(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
+    report = verify_and_record(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
+    hint = report.quantization_hint() if fmt not in FLOAT_FORMATS else None
+    if hint:
+        print(f"warning: {name} {fmt}: {hint}", file=sys.stderr, flush=True)
+    return report

@@ -27,7 +27,8 @@ import yaml
 
 from src.bench.csv_out import write_rows
 from src.errors import ExportError
-from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify
+from src.export.logit_range import LogitRange, quantization_hint
+from src.export.tflite import FLOAT_FORMATS, FORMATS, _allocate, _load, _quantize, export_and_verify
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
@@ -50,7 +51,9 @@ def litert_latency_ms(path: str | Path, threads: int, runs: int = LATENCY_RUNS) 
     return 1000 * statistics.median(times)
 
 
-def table_row(model: str, job_dir: Path, fmt: str, report: dict[str, Any]) -> dict[str, Any]:
+def table_row(
+    model: str, job_dir: Path, fmt: str, report: dict[str, Any], class_names: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """One row of the table from a verification report (`TfliteReport.as_dict`, or QAT's summary holding
     it), with the file's LiteRT latency measured now."""
     return {
@@ -59,7 +62,22 @@ def table_row(model: str, job_dir: Path, fmt: str, report: dict[str, Any]) -> di
         "top1_agreement": report["top1_agreement"], "max_abs_logit_diff": report["max_abs_logit_diff"],
         "latency_ms_1_thread": litert_latency_ms(report["path"], 1),
         "latency_ms_2_threads": litert_latency_ms(report["path"], 2),
+        **logit_columns(report, fmt, class_names),
     }
+
+
+def logit_columns(report: dict[str, Any], fmt: str, class_names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The Keras logits' spread (`src.export.logit_range`) and, for a quantised format that disagrees,
+    the hint naming outlier inputs; empty for reports written before the spread was recorded."""
+    spread = report.get("keras_logit_range")
+    if not spread:
+        return {}
+    hint = None
+    if fmt not in FLOAT_FORMATS:
+        hint = quantization_hint(LogitRange(**spread), report["top1_agreement"],
+                                 list(class_names) if class_names else None)
+    return {"median_max_abs_logit": spread["median_max_abs_logit"], "logit_outlier_share": spread["outlier_share"],
+            "hint": hint or ""}
 
 
 def error_row(model: str, job_dir: Path, fmt: str, reason: str) -> dict[str, Any]:
@@ -92,7 +110,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
             print(f"{cfg.model.name} {fmt}: not built: {exc}", file=sys.stderr, flush=True)
             rows.append(error_row(cfg.model.name, job_dir, fmt, str(exc)))
             continue
-        rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict()))
+        rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict(), splits.class_names))
         print(f"{cfg.model.name} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
               f"agreement {report.top1_agreement:.4f}, {rows[-1]['latency_ms_1_thread']:.2f} ms", flush=True)
     return rows
@@ -135,6 +153,10 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
     if failed:
         lines += [""] + [f"({i}) {r['model']} {r['format']}: {r['error']}" + ("  " if i < len(failed) else "")
                          for i, r in enumerate(failed, start=1)]
+    hinted = [r for r in rows if r.get("hint")]
+    if hinted:
+        lines += ["", "Why a quantised format disagrees (`src/export/logit_range.py`):", ""]
+        lines += [f"- {r['model']} {r['format']}: {r['hint']}" for r in hinted]
     text = write_readme(out, lines)
     return text
 

@@ -61,6 +61,7 @@ def test_export_is_builtins_only_and_agrees_with_keras(exported):
     assert report.size_bytes == (out / "small.tflite").stat().st_size > 0
     sidecar = json.loads((out / "small.tflite.json").read_text())
     assert TfliteReport(**sidecar) == report
+    assert 0 <= report.keras_logit_range["outlier_share"] <= 1 and report.keras_logit_range["median_max_abs_logit"] > 0
     assert not list(out.glob(".*tmp"))  # atomic write leaves no temporary file
 
 

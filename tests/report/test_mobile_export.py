@@ -49,3 +49,19 @@ def test_a_failed_qat_gets_a_row_with_its_reason_and_the_table_is_still_written(
     assert "(1) resnet20 qat_int8:" in text and "unrecognized arguments: --no-such-flag" in text
     header, float_row, qat_row = (out / "results.csv").read_text().splitlines()
     assert header.endswith(",error") and qat_row.endswith("unrecognized arguments: --no-such-flag")
+
+
+def test_a_disagreeing_int8_row_carries_the_logit_hint(tmp_path):
+    from src.report.mobile_export import write_report
+
+    base = {"model": "net", "job": "j", "size_kb": 10.0, "keras_accuracy": 0.9, "max_abs_logit_diff": 1.0,
+            "latency_ms_1_thread": 0.1, "latency_ms_2_threads": 0.1, "median_max_abs_logit": 15.0}
+    rows = [
+        {**base, "format": "int8", "tflite_accuracy": 0.35, "top1_agreement": 0.36, "logit_outlier_share": 0.07,
+         "hint": "top-1 agreement 0.3600: 7.0 % of the inputs ..."},
+        {**base, "format": "float32", "tflite_accuracy": 0.9, "top1_agreement": 1.0, "logit_outlier_share": 0.07,
+         "hint": ""},
+    ]
+    text = write_report(rows, tmp_path, "cmd")
+    assert "Why a quantised format disagrees" in text
+    assert "- net int8: top-1 agreement 0.3600: 7.0 % of the inputs" in text and "- net float32" not in text
