@@ -222,7 +222,7 @@ class TfliteReport:
     top1_agreement: float
     tflite_accuracy: float | None
     keras_accuracy: float | None
-    keras_logit_range: dict | None = None  # `src.export.logit_range.LogitRange` of the Keras logits
+    keras_logit_range: dict | None = None  # `src.export.logit_range.LogitRange` of (N, classes) Keras outputs
 
     def as_dict(self) -> dict:
         """JSON-serialisable dict of all fields."""
@@ -337,7 +337,7 @@ def verify_tflite(
         top1_agreement=float(np.mean(tfl.argmax(-1) == ref.argmax(-1))),
         tflite_accuracy=None if labels is None else _accuracy(tfl, labels),
         keras_accuracy=None if labels is None else _accuracy(ref, labels),
-        keras_logit_range=logit_range(ref).as_dict(),
+        keras_logit_range=logit_range(ref).as_dict() if ref.ndim == 2 else None,  # classifier outputs only
     )
 
 
