@@ -84,4 +84,6 @@ def test_switch_to_native_for_export_keeps_outputs_and_gives_one_conv(tmp_path):
     path = convert_to_tflite(loaded, tmp_path / "g.tflite")
     ops = tflite_op_names(path)
     assert ops.count("CONV_2D") == 1 and "SPLIT" not in ops and "CONCATENATION" not in ops
-    assert verify_tflite(path, loaded, X).max_abs_logit_diff < 1e-4
+    report = verify_tflite(path, loaded, X)
+    assert report.max_abs_logit_diff < 1e-4
+    assert report.keras_logit_range is None  # a feature map, not (N, classes) logits
