@@ -228,12 +228,6 @@ class TfliteReport:
         """JSON-serialisable dict of all fields."""
         return asdict(self)
 
-    def quantization_hint(self, labels: list[str] | None = None) -> str | None:
-        """`src.export.logit_range.quantization_hint` for this report (None without a logit range)."""
-        if self.keras_logit_range is None:
-            return None
-        return quantization_hint(LogitRange(**self.keras_logit_range), self.top1_agreement, labels)
-
     def as_metrics(self, prefix: str = "tflite_") -> dict[str, float]:
         """The numeric fields (None left out) as ``{prefix + name: float}`` for MLflow."""
         fields = ("size_bytes", "num_examples", "max_abs_logit_diff", "top1_agreement", "tflite_accuracy", "keras_accuracy")
@@ -243,6 +237,15 @@ class TfliteReport:
             if value is not None:
                 out[f if f.startswith(prefix) else prefix + f] = float(value)
         return out
+
+
+def report_hint(report: dict, fmt: str, labels: list[str] | None = None) -> str | None:
+    """`src.export.logit_range.quantization_hint` for a verification report (`TfliteReport.as_dict`, or a
+    summary holding it) of format ``fmt``; None for float formats and reports without a logit range."""
+    spread = report.get("keras_logit_range")
+    if fmt in FLOAT_FORMATS or not spread:
+        return None
+    return quantization_hint(LogitRange(**spread), report["top1_agreement"], labels)
 
 
 def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -376,7 +379,7 @@ def export_and_verify(
     it as ``.json``."""
     path = convert_to_tflite(model, Path(out_dir) / tflite_filename(name, fmt), fmt=fmt, representative=representative)
     report = verify_and_record(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
-    hint = report.quantization_hint() if fmt not in FLOAT_FORMATS else None
+    hint = report_hint(report.as_dict(), fmt)
     if hint:
         print(f"warning: {name} {fmt}: {hint}", file=sys.stderr, flush=True)
     return report

@@ -27,8 +27,7 @@ import yaml
 
 from src.bench.csv_out import write_rows
 from src.errors import ExportError
-from src.export.logit_range import LogitRange, quantization_hint
-from src.export.tflite import FLOAT_FORMATS, FORMATS, _allocate, _load, _quantize, export_and_verify
+from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify, report_hint
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
@@ -72,10 +71,7 @@ def logit_columns(report: dict[str, Any], fmt: str, class_names: tuple[str, ...]
     spread = report.get("keras_logit_range")
     if not spread:
         return {}
-    hint = None
-    if fmt not in FLOAT_FORMATS:
-        hint = quantization_hint(LogitRange(**spread), report["top1_agreement"],
-                                 list(class_names) if class_names else None)
+    hint = report_hint(report, fmt, list(class_names) if class_names else None)
     return {"median_max_abs_logit": spread["median_max_abs_logit"], "logit_outlier_share": spread["outlier_share"],
             "hint": hint or ""}
 

@@ -57,3 +57,12 @@ def test_bad_logits_are_refused(bad):
 def test_factor_must_exceed_one():
     with pytest.raises(ValueError, match="outlier_factor"):
         logit_range(logits_with_outliers(), outlier_factor=1.0)
+
+
+def test_report_hint_only_for_quantised_formats_with_a_recorded_spread():
+    from src.export.tflite import report_hint
+
+    report = {"top1_agreement": 0.36, "keras_logit_range": logit_range(logits_with_outliers()).as_dict()}
+    assert report_hint(report, "float32") is None and report_hint(report, "float16") is None
+    assert report_hint({"top1_agreement": 0.36}, "int8") is None  # a report written before the spread existed
+    assert report_hint(report, "int8") == quantization_hint(logit_range(logits_with_outliers()), 0.36)
