@@ -3,8 +3,9 @@
     python -m src.bench.grouped_conv [--repeats 20] [--out experiments/bench/grouped_conv.csv]
 
 Compares, for each shape, our ``GroupedConv2D`` split path (the training default), the native
-``Conv2D(groups=g)`` path, and a dense (groups=1) conv of the same width for scale; prints medians
-(min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax`` too: the choice is made per
+``Conv2D(groups=g)`` path, and a dense (groups=1) conv of the same width for scale; for narrow groups
+(≤ 4 input channels, IGC's primary conv) also IGC's ``NarrowGroupedConv2D`` (depthwise + group sum).
+Prints medians (min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax`` too: the choice is made per
 backend (shared/reference/pitfalls.md #1, #14).
 """
 
@@ -24,15 +25,30 @@ import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import GroupedConv2D  # noqa: E402
+from src.models.igc import NARROW_GROUP_CHANNELS, NarrowGroupedConv2D  # noqa: E402
 
 # (batch, height, width, channels, groups, kernel): the pitfall's 32×14×14×64 g=8 case, ShuffleNet-like
-# 1×1 grouped convs (g=3, 240 channels at 28×28 and 480 at 14×14), and depthwise.
+# 1×1 grouped convs (g=3, 240 channels at 28×28 and 480 at 14×14), depthwise, and IGC-L24M2's stage-1
+# primary conv (24 groups of 2 channels at 28×28).
 SHAPES = [
     (32, 14, 14, 64, 8, 3),
     (32, 28, 28, 240, 3, 1),
     (32, 14, 14, 480, 3, 1),
     (32, 14, 14, 64, 64, 3),
+    (32, 28, 28, 48, 24, 3),
 ]
+
+
+def implementations(channels: int, groups: int, kernel: int) -> dict:
+    """name -> layer factory for one shape; ``narrow`` only where IGC's narrow-group path applies."""
+    factories = {
+        "split": lambda: GroupedConv2D(channels, kernel, groups=groups, implementation="split"),
+        "native": lambda: GroupedConv2D(channels, kernel, groups=groups, implementation="native"),
+        "dense": lambda: GroupedConv2D(channels, kernel, groups=1),
+    }
+    if 1 < groups < channels and channels // groups <= NARROW_GROUP_CHANNELS:
+        factories["narrow"] = lambda: NarrowGroupedConv2D(channels, kernel, groups=groups)
+    return factories
 
 
 def step_seconds(layer_factory, shape, repeats: int) -> list[float]:
@@ -59,22 +75,21 @@ def main() -> None:
     args = parser.parse_args()
     backend = keras.backend.backend()
     print(f"backend={backend} keras={keras.__version__} cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
-    print(f"{'shape (N,H,W,C) g k':<28} {'split ms':>20} {'native ms':>20} {'dense g=1 ms':>20} {'native/split':>12}")
+    print(f"{'shape (N,H,W,C) g k':<28} {'split ms':>20} {'native ms':>20} {'dense g=1 ms':>20} {'native/split':>12}"
+          f" {'narrow ms':>20}")
     rows = []
     for shape in SHAPES:
         b, h, w, c, g, k = shape
         results = {}
-        for name, factory in (
-            ("split", lambda: GroupedConv2D(c, k, groups=g, implementation="split")),
-            ("native", lambda: GroupedConv2D(c, k, groups=g, implementation="native")),
-            ("dense", lambda: GroupedConv2D(c, k, groups=1)),
-        ):
+        for name, factory in implementations(c, g, k).items():
             t = step_seconds(factory, shape, args.repeats)
             results[name] = (statistics.median(t) * 1e3, min(t) * 1e3, max(t) * 1e3)
         cell = lambda r: f"{r[0]:7.1f} ({r[1]:.1f}-{r[2]:.1f})"  # noqa: E731
         ratio = results["native"][0] / results["split"][0]
         label = f"{b}x{h}x{w}x{c} g={g} k={k}"
-        print(f"{label:<28} {cell(results['split']):>20} {cell(results['native']):>20} {cell(results['dense']):>20} {ratio:12.1f}")
+        narrow = cell(results["narrow"]) if "narrow" in results else "-"
+        print(f"{label:<28} {cell(results['split']):>20} {cell(results['native']):>20} {cell(results['dense']):>20} {ratio:12.1f}"
+              f" {narrow:>20}")
         rows.append({"backend": backend, "shape": label, **{f"{n}_ms_median": r[0] for n, r in results.items()},
                      **{f"{n}_ms_min": r[1] for n, r in results.items()}, **{f"{n}_ms_max": r[2] for n, r in results.items()},
                      "native_over_split": ratio})
