@@ -1,5 +1,7 @@
 """Report of a Deep Compression sweep (Han et al., ICLR 2016): per network, accuracy after each stage and
-compression ratios (mean ± std over seeds) beside the paper's Table 1 figures, and a plot.
+compression ratios (mean ± std over seeds) beside the paper's Table 1 figures, and a plot. A network
+compressed with settings other than its own ``conf/compress/<model>.yaml`` gets rows of its own, named
+``<model> (<settings file's stem>)``.
 
     python -m src.report.deep_compression multirun/deep_compression/<time> [more folders] --out experiments/deep_compression
 
@@ -23,6 +25,13 @@ from src.report.stats import mean_std
 #: Paper Table 1 / Tables 2-3 (paper_tables.md §2.20): (P+Q ratio, P+Q+H ratio, error before → after, on MNIST).
 PAPER = {"lenet_300_100": (32, 40, "1.64 % → 1.58 %"), "lenet5": (33, 39, "0.80 % → 0.74 %"),
          "squeezenet1_1": (None, None, "SqueezeNet paper: 33 % kept, 8-bit 0.66 MB (363×), 6-bit 0.47 MB (510×) vs AlexNet")}
+
+
+def variant(job: dict[str, Any]) -> str:
+    """The row a job belongs to: its network, plus its settings file's stem where that is not the network's
+    own (``lenet_300_100 (lenet_300_100_ip1_10pct)``)."""
+    stem = Path(str(job.get("settings", job["model"]))).stem
+    return job["model"] if stem == job["model"] else f"{job['model']} ({stem})"
 
 
 def plot(by_model: dict[str, list[dict[str, Any]]], path: Path) -> None:
@@ -57,7 +66,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
     write_rows([{k: v for k, v in j.items() if not isinstance(v, (dict, list))} for j in jobs], out / "results.csv")
     by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for job in jobs:
-        by_model[job["model"]].append(job)
+        by_model[variant(job)].append(job)
     plot(by_model, out / "accuracy_vs_ratio.png")
     commits = sorted({j.get("git_commit", "unknown")[:10] for j in jobs})
     lines = [
@@ -73,7 +82,7 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, group in sorted(by_model.items()):
-        pq, pqh, _ = PAPER.get(model, (None, None, ""))
+        pq, pqh, _ = PAPER.get(group[0]["model"], (None, None, ""))
         paper = f"{pq}× / {pqh}×" if pq else "–"
         drops = [-100 * j["accuracy_drop"] for j in group]
         lines.append(
@@ -82,10 +91,10 @@ def write_report(folders: list[Path], out: Path, command: str | None = None) -> 
             f"{mean_std(drops, 2)} | {statistics.fmean(j['kept_fraction'] for j in group):.1%} | "
             f"{mean_std([j['ratio_pq'] for j in group], 1)}× | {mean_std([j['ratio_pqh'] for j in group], 1)}× | {paper} |")
     lines += ["", "Per seed:", "", "| network | seed | dense | compressed | Δ (pp) | P+Q | P+Q+H |", "|---|---|---|---|---|---|---|"]
-    for job in sorted(jobs, key=lambda j: (j["model"], j["seed"])):
-        lines.append(f"| {job['model']} | {job['seed']} | {job['dense_accuracy']:.4f} | {job['quantised_accuracy']:.4f} | "
+    for job in sorted(jobs, key=lambda j: (variant(j), j["seed"])):
+        lines.append(f"| {variant(job)} | {job['seed']} | {job['dense_accuracy']:.4f} | {job['quantised_accuracy']:.4f} | "
                      f"{-100 * job['accuracy_drop']:+.2f} | {job['ratio_pq']:.1f}× | {job['ratio_pqh']:.1f}× |")
-    lines += ["", "The paper (Table 1, on MNIST): " + "; ".join(f"{m}: {e}" for m, (_, _, e) in PAPER.items() if m in by_model),
+    lines += ["", "The paper (Table 1, on MNIST): " + "; ".join(f"{m}: {e}" for m, (_, _, e) in PAPER.items() if m in {j["model"] for j in jobs}),
               "", "![accuracy against compression ratio](accuracy_vs_ratio.png)", ""]
     for model, group in sorted(by_model.items()):
         first = min(group, key=lambda j: j["seed"])

@@ -17,10 +17,11 @@ def _pruned_kernel(size: int, kept: float) -> np.ndarray:
     return np.where(rng.random(size) < kept, rng.choice(shared, size=size), 0.0).astype(np.float32)
 
 
-def _job(folder, model: str, seed: int, dense: float, compressed: float, pq: float, pqh: float) -> None:
+def _job(folder, model: str, seed: int, dense: float, compressed: float, pq: float, pqh: float,
+         settings: str | None = None) -> None:
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps({
-        "seed": seed, "model": model, "settings": f"conf/compress/{model}.yaml", "base_test_accuracy": dense,
+        "seed": seed, "model": model, "settings": settings or f"conf/compress/{model}.yaml", "base_test_accuracy": dense,
         "dense_accuracy": dense, "pruned_accuracy": compressed + 0.001, "quantised_accuracy": compressed,
         "accuracy_drop": dense - compressed, "ratio_pq": pq, "ratio_pqh": pqh, "dense_bytes": 1e6,
         "pruned_bytes": 1e5, "quantised_bytes": 1e6 / pq, "huffman_bytes": 1e6 / pqh, "kept_fraction": 0.082,
@@ -46,6 +47,19 @@ def test_report_sets_each_network_beside_the_paper(tmp_path):
     assert "| ip1 | 235,200 | 8.0% | 918.8 KB |" in text
     assert "### lenet5" not in text  # its job has no compressed/report.json
     assert (out / "accuracy_vs_ratio.png").stat().st_size > 0
+
+
+def test_other_settings_of_a_network_get_rows_of_their_own(tmp_path):
+    _job(tmp_path / "sweep" / "0", "lenet_300_100", 1, 0.894, 0.888, 31.7, 42.0)
+    _job(tmp_path / "sweep" / "1", "lenet_300_100", 1, 0.894, 0.892, 27.0, 36.0,
+         settings="conf/compress/lenet_300_100_ip1_10pct.yaml")
+    out = tmp_path / "report"
+    main([str(tmp_path / "sweep"), "--out", str(out)])
+    text = (out / "README.md").read_text()
+    assert "| lenet_300_100 | 1 | 0.8940 | 0.8890 | 0.8880 | -0.60 | 8.2% | 31.7× | 42.0× | 32× / 40× |" in text
+    assert "| lenet_300_100 (lenet_300_100_ip1_10pct) | 1 | 0.8940 | 0.8930 | 0.8920 | -0.20 |" in text
+    assert text.count("| 32× / 40× |") == 2  # both beside the paper's LeNet-300-100
+    assert "| lenet_300_100 (lenet_300_100_ip1_10pct) | 1 | 0.8940 | 0.8920 | -0.20 | 27.0× | 36.0× |" in text
 
 
 def test_a_report_json_without_the_storage_fields_is_a_clear_error(tmp_path):
