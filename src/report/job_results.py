@@ -12,7 +12,12 @@ from typing import Any
 
 def read_jobs(folders: list[Path], required_key: str) -> list[dict[str, Any]]:
     """results.json (with ``required_key``) of every finished job under the folders (one level down, or
-    the folder itself), each with its ``folder`` added; an interrupted sweep reports what finished."""
+    the folder itself), each with its ``folder`` added; an interrupted sweep reports what finished. A
+    folder that does not exist is an error (a mistyped or another machine's sweep), not an empty sweep."""
+    missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
+    if missing:
+        raise SystemExit(f"no such sweep or job folder: {', '.join(missing)} (sweeps are under multirun/<experiment>/<time>, "
+                         f"on the machine that ran them)")
     jobs = []
     for folder in folders:
         for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):

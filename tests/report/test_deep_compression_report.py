@@ -71,6 +71,12 @@ def test_a_report_json_without_the_storage_fields_is_a_clear_error(tmp_path):
         main([str(tmp_path / "sweep"), "--out", str(tmp_path / "o")])
 
 
+def test_a_folder_that_does_not_exist_is_a_clear_error(tmp_path):
+    _job(tmp_path / "sweep" / "0", "lenet5", 1, 0.911, 0.905, 33.5, 48.0)
+    with pytest.raises(SystemExit, match=r"no such sweep or job folder: .*elsewhere"):
+        main([str(tmp_path / "sweep"), str(tmp_path / "elsewhere"), "--out", str(tmp_path / "o")])
+
+
 def test_no_job_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no finished Deep Compression job"):
         main([str(tmp_path), "--out", str(tmp_path / "o")])
