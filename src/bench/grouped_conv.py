@@ -4,9 +4,9 @@
 
 Compares, for each shape, our ``GroupedConv2D`` split path (the training default), the native
 ``Conv2D(groups=g)`` path, and a dense (groups=1) conv of the same width for scale; for narrow groups
-(≤ 4 input channels, IGC's primary conv) also IGC's ``NarrowGroupedConv2D`` (depthwise + group sum).
-Prints medians (min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax`` too: the choice is made per
-backend (shared/reference/pitfalls.md #1, #14).
+(≤ 4 input channels, IGC's primary conv) on TensorFlow also IGC's ``NarrowGroupedConv2D`` (depthwise +
+group sum). Prints medians (min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax``
+too: the choice is made per backend (shared/reference/pitfalls.md #1, #14).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
 from src.layers import GroupedConv2D  # noqa: E402
-from src.models.igc import NARROW_GROUP_CHANNELS, NarrowGroupedConv2D  # noqa: E402
+from src.models.igc import NarrowGroupedConv2D  # noqa: E402
 
 # (batch, height, width, channels, groups, kernel): the pitfall's 32×14×14×64 g=8 case, ShuffleNet-like
 # 1×1 grouped convs (g=3, 240 channels at 28×28 and 480 at 14×14), depthwise, and IGC-L24M2's stage-1
@@ -40,22 +40,29 @@ SHAPES = [
 
 
 def implementations(channels: int, groups: int, kernel: int) -> dict:
-    """name -> layer factory for one shape; ``narrow`` only where IGC's narrow-group path applies."""
+    """name -> layer factory for one shape; ``narrow`` only where IGC's depthwise path runs (narrow
+    groups, on TensorFlow: src.models.igc.DEPTHWISE_PATH_BACKENDS)."""
     factories = {
         "split": lambda: GroupedConv2D(channels, kernel, groups=groups, implementation="split"),
         "native": lambda: GroupedConv2D(channels, kernel, groups=groups, implementation="native"),
         "dense": lambda: GroupedConv2D(channels, kernel, groups=1),
     }
-    if 1 < groups < channels and channels // groups <= NARROW_GROUP_CHANNELS:
+    if NarrowGroupedConv2D(channels, kernel, groups=groups).takes_depthwise_path(channels):
         factories["narrow"] = lambda: NarrowGroupedConv2D(channels, kernel, groups=groups)
     return factories
+
+
+def jit_compile() -> bool:
+    """How each backend trains in src.train: TensorFlow without XLA (off under op determinism), JAX
+    under ``jax.jit``."""
+    return keras.backend.backend() == "jax"
 
 
 def step_seconds(layer_factory, shape, repeats: int) -> list[float]:
     b, h, w, c, _, _ = shape
     inputs = keras.Input((h, w, c))
     model = keras.Model(inputs, layer_factory()(inputs))
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=False)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=jit_compile())
     x = np.random.default_rng(0).normal(size=(b, h, w, c)).astype("float32")
     y = np.zeros((b, *model.output_shape[1:]), "float32")
     for _ in range(3):  # warm-up (tracing, compilation)
@@ -74,7 +81,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="CSV file to write (optional)")
     args = parser.parse_args()
     backend = keras.backend.backend()
-    print(f"backend={backend} keras={keras.__version__} cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
+    print(f"backend={backend} jit_compile={jit_compile()} keras={keras.__version__} "
+          f"cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
     print(f"{'shape (N,H,W,C) g k':<28} {'split ms':>20} {'native ms':>20} {'dense g=1 ms':>20} {'native/split':>12}"
           f" {'narrow ms':>20}")
     rows = []
@@ -90,7 +98,7 @@ def main() -> None:
         narrow = cell(results["narrow"]) if "narrow" in results else "-"
         print(f"{label:<28} {cell(results['split']):>20} {cell(results['native']):>20} {cell(results['dense']):>20} {ratio:12.1f}"
               f" {narrow:>20}")
-        rows.append({"backend": backend, "shape": label, **{f"{n}_ms_median": r[0] for n, r in results.items()},
+        rows.append({"backend": backend, "jit_compile": jit_compile(), "shape": label, **{f"{n}_ms_median": r[0] for n, r in results.items()},
                      **{f"{n}_ms_min": r[1] for n, r in results.items()}, **{f"{n}_ms_max": r[2] for n, r in results.items()},
                      "native_over_split": ratio})
     if args.out:

@@ -45,6 +45,9 @@ convolution per group (100–800 ops per layer for L100M2). `NarrowGroupedConv2D
 with the same kernel, config and native switch) computes groups of ≤ 4 input channels instead as one
 depthwise convolution (multiplier = outputs per group) and a sum over each group's inputs — the same
 weights, outputs and multiply-adds in 3 ops (2–3× faster measured on this CPU for 2-channel groups).
+That holds on TensorFlow without XLA only: under JAX the depthwise conv with a channel multiplier is
+~140× slower than the split path, so JAX takes the split path (`DEPTHWISE_PATH_BACKENDS`); with XLA on
+TensorFlow a whole IGC training step is ~120× slower, so train IGC with ``train.jit_compile=false``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ PAPER = "Zhang et al. 2017, arXiv:1707.02725"
 IGC_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "normal"}}
 #: Groups with at most this many input channels take the depthwise + group-sum path (see docstring).
 NARROW_GROUP_CHANNELS = 4
+#: Backends where that path is the fast one. Under JAX (jax.jit, CPU) the depthwise conv with a channel
+#: multiplier is ~140x slower than the split path (experiments/bench/README.md, grouped convolution).
+DEPTHWISE_PATH_BACKENDS = ("tensorflow",)
 #: CIFAR widths per stage, as multiples of G = L·M (``resnet_igc.py``: G, 2G, 4G).
 CIFAR_STAGE_WIDTHS = (1, 2, 4)
 #: ImageNet IGC-L100M2 (depth 18): blocks per stage; width = L·M·2^(stage−1), L doubles per stage.
@@ -78,12 +84,19 @@ STEMS = ("imagenet", "cifar")
 class NarrowGroupedConv2D(GroupedConv2D):
     """`GroupedConv2D` whose split (training) path computes narrow groups (≤ 4 input channels each) as
     a depthwise convolution with multiplier ``filters / groups`` followed by a sum over each group's
-    inputs, with every tensor at rank ≤ 4. Kernel, config, MAC count and the ``"native"`` path are
-    those of `GroupedConv2D`; `set_grouped_conv_implementation` switches it as well."""
+    inputs, with every tensor at rank ≤ 4, on TensorFlow (under JAX the split path is faster). Kernel,
+    config, MAC count and the ``"native"`` path are those of `GroupedConv2D`;
+    `set_grouped_conv_implementation` switches it as well."""
+
+    def takes_depthwise_path(self, channels: int) -> bool:
+        """Whether a ``channels``-wide input runs as depthwise + group sum (else as `GroupedConv2D`)."""
+        g = self.groups
+        return (self.implementation == "split" and g not in (1, channels) and channels // g <= NARROW_GROUP_CHANNELS
+                and keras.backend.backend() in DEPTHWISE_PATH_BACKENDS)
 
     def call(self, x):
         g, channels = self.groups, x.shape[-1]
-        if self.implementation != "split" or g in (1, channels) or channels // g > NARROW_GROUP_CHANNELS:
+        if not self.takes_depthwise_path(channels):
             return super().call(x)
         a, b = channels // g, self.filters // g  # inputs and outputs per group
         kh, kw = self.kernel_size

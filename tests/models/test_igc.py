@@ -115,6 +115,8 @@ def test_every_output_channel_sees_every_input_channel():
 def test_narrow_grouped_conv_equals_split_and_native(cin, cout, groups, strides):
     x = np.random.default_rng(1).normal(size=(2, 7, 7, cin)).astype("float32")
     narrow = NarrowGroupedConv2D(cout, 3, groups=groups, strides=strides)
+    assert narrow.takes_depthwise_path(cin) == (keras.backend.backend() == "tensorflow" and 1 < groups < cin
+                                               and cin // groups <= 4)
     y = keras.ops.convert_to_numpy(narrow(x))
     reference = GroupedConv2D(cout, 3, groups=groups, strides=strides)
     reference.build(x.shape)
