@@ -5,8 +5,9 @@ int8 kernels will quantise. Its registry knows stock layers only, so the twin's 
 `QuantizeConfig` here: layers that compute new values (hard-sigmoid, hard-swish, the SE gate's
 `Multiply`, refused by tfmot without one: pitfalls #2) quantise their output; layers that only move
 values (channel split and shuffle, the option-A shortcut) keep their input's scale and get no quantiser.
-Grouped convolutions (ShuffleNet v1, IGC) stay float in tfmot's QAT graph (`Conv2D(groups>1)` gets no
-fake quantiser), so their conversion is refused by `qat_job`; post-training int8 covers them.
+The twin is built ``for_qat`` (`src.compress.twin`): grouped convolutions (ShuffleNet v1, IGC) split into
+ungrouped ones and every BN foldable or a 1×1 depthwise affine, since TFLite leaves a fake-quantised grouped
+conv and an unfolded BN in float; `qat_job` refuses a conversion that still has a float tensor.
 Importing this module imports tfmot, which switches ``tf.keras`` to tf_keras for the process: run it in
 a compression job's own process (`python -m src.compress.qat`).
 """
@@ -71,21 +72,7 @@ class PassThroughQuantizeConfig(OutputQuantizeConfig):
         return []
 
 
-def _foldable_into_conv(bn) -> bool:
-    """Whether tfmot folds this BatchNormalization into the convolution before it (its own patterns cover
-    ungrouped Conv2D and DepthwiseConv2D only)."""
-    previous = bn.inbound_nodes[0].inbound_layers
-    if isinstance(previous, list):
-        return False
-    if isinstance(previous, tf_keras.layers.DepthwiseConv2D):
-        return True
-    return isinstance(previous, tf_keras.layers.Conv2D) and previous.groups == 1
-
-
 def _annotate(layer):
-    if isinstance(layer, tf_keras.layers.BatchNormalization) and not _foldable_into_conv(layer):
-        # e.g. after a grouped conv (ShuffleNet v1, IGC): a per-channel affine map, output quantised
-        return quant.quantize_annotate_layer(layer, quantize_config=OutputQuantizeConfig())
     if isinstance(layer, twin_layers.TwinHardSigmoid):
         return quant.quantize_annotate_layer(layer, quantize_config=GateQuantizeConfig())
     if isinstance(layer, (*twin_layers.ELEMENTWISE, tf_keras.layers.Multiply)):
@@ -96,7 +83,8 @@ def _annotate(layer):
 
 
 def quantization_aware(twin):
-    """The twin with tfmot's default 8-bit fake quantisation (BN folded), ready to fine-tune."""
+    """The twin (built with ``for_qat=True``) with tfmot's default 8-bit fake quantisation (BN folded),
+    ready to fine-tune."""
     annotated = tf_keras.models.clone_model(twin, clone_function=_annotate)
     scope = {**twin_layers.CUSTOM_OBJECTS, "OutputQuantizeConfig": OutputQuantizeConfig,
              "GateQuantizeConfig": GateQuantizeConfig,
@@ -105,12 +93,20 @@ def quantization_aware(twin):
         return quant.quantize_apply(annotated)
 
 
-def fine_tune(model, x, y, epochs: int, batch_size: int, learning_rate: float, seed: int = 0):
-    """SGD + momentum fine-tuning of the fake-quantised model (the QAT step)."""
-    model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate, momentum=0.9),
-                  loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+def fine_tune(model, x, y, epochs: int, batch_size: int, learning_rate: float, seed: int = 0,
+              label_smoothing: float = 0.0):
+    """SGD + momentum fine-tuning of the fake-quantised model (the QAT step), with the training recipe's
+    label smoothing (without it, cross-entropy would start widening the logits that smoothing bounded)."""
     order = np.random.default_rng(seed).permutation(len(x))
-    model.fit(x[order], y[order], epochs=epochs, batch_size=batch_size, verbose=2)
+    x, y = x[order], y[order]
+    if label_smoothing:
+        loss = tf_keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing)
+        y = np.eye(model.output_shape[-1], dtype="float32")[y]
+        metric = "categorical_accuracy"
+    else:
+        loss, metric = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), "accuracy"
+    model.compile(optimizer=tf_keras.optimizers.SGD(learning_rate, momentum=0.9), loss=loss, metrics=[metric])
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=2)
     return model
 
 
@@ -146,6 +142,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     import time
 
     import keras
+    from omegaconf import OmegaConf
 
     from src.compress.run import load_job_data
     from src.compress.twin import check_twin, tf_keras_twin
@@ -160,12 +157,13 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     x_train, y_train, x_test, y_test = load_job_data(job_dir)
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]
-    twin = tf_keras_twin(model)
+    twin = tf_keras_twin(model, for_qat=True)
     summary = {"job": str(job_dir), "model": model.name, "twin_max_abs_diff": check_twin(model, twin, atol=1e-4),
                "epochs": epochs, "train_images": len(x_train), "batch_size": batch_size,
                "learning_rate": learning_rate, "seed": seed}
+    summary["label_smoothing"] = float(OmegaConf.load(job_dir / "config.yaml").train.get("label_smoothing", 0.0))
     qat = quantization_aware(twin)
-    fine_tune(qat, x_train, y_train, epochs, batch_size, learning_rate, seed)
+    fine_tune(qat, x_train, y_train, epochs, batch_size, learning_rate, seed, summary["label_smoothing"])
     logits = qat.predict(x_test, batch_size=512, verbose=0)
     summary["qat_keras_accuracy"] = float(np.mean(logits.argmax(-1) == y_test))
     out = Path(out or job_dir / "mobile_export")

@@ -59,10 +59,18 @@ class TwinChannelShuffle(tf_keras.layers.Layer):
 
 
 class TwinChannelSplit(tf_keras.layers.Layer):
-    """ShuffleNet v2's channel split into two equal halves."""
+    """Channel split into equal parts: ShuffleNet v2's two halves, or a grouped conv's groups in the
+    QAT twin (`tf_keras_twin(for_qat=True)`)."""
+
+    def __init__(self, parts: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.parts = int(parts)
 
     def call(self, x):
-        return tf.split(x, 2, axis=-1)
+        return tf.split(x, self.parts, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "parts": self.parts}
 
 
 class TwinZeroPadShortcut(tf_keras.layers.Layer):

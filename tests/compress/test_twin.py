@@ -49,6 +49,40 @@ def test_the_twin_computes_the_same_logits(name):
     assert np.max(np.abs(ours - np.asarray(twin(x, training=False)))) <= 1e-5 * max(1.0, scale)
 
 
+@pytest.mark.parametrize("name", ["shufflenet_v1", "igc"])
+def test_the_qat_twin_splits_grouped_convs_leaves_every_bn_foldable_and_computes_the_same_logits(name):
+    import tf_keras
+
+    keras.backend.clear_session()
+    model = _perturbed(build_model(name, input_shape=(16, 16, 1), classes=10, classifier_activation=None,
+                                   **NETWORKS[name]))
+    twin = tf_keras_twin(model, for_qat=True)
+    convs = [layer for layer in twin.layers if type(layer) is tf_keras.layers.Conv2D]
+    assert convs and all(layer.groups == 1 for layer in convs)
+    assert len(convs) > sum(type(layer).__name__ in ("Conv2D", "GroupedConv2D", "NarrowGroupedConv2D")
+                            for layer in model.layers)  # the grouped ones were split
+    for layer in twin.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            assert isinstance(layer.inbound_nodes[0].inbound_layers, (tf_keras.layers.Conv2D,
+                                                                      tf_keras.layers.DepthwiseConv2D)), layer.name
+    check_twin(model, twin)  # raises above 1e-5 + 1e-5 · max|logit|
+    with pytest.raises(ConfigError, match="for_qat twin cannot give its weights back"):
+        copy_weights_back(twin, model)
+
+
+def test_the_qat_twin_turns_a_bn_that_follows_no_conv_into_its_affine_map():
+    import tf_keras
+
+    keras.backend.clear_session()
+    inputs = keras.Input((6, 6, 3))
+    hidden = keras.layers.Concatenate()([keras.layers.Conv2D(2, 1)(inputs), inputs])
+    model = _perturbed(keras.Model(inputs, keras.layers.BatchNormalization(name="bn_after_concat")(hidden)))
+    twin = tf_keras_twin(model, for_qat=True)
+    assert type(twin.get_layer("bn_after_concat")) is tf_keras.layers.DepthwiseConv2D
+    assert type(tf_keras_twin(model).get_layer("bn_after_concat")) is tf_keras.layers.BatchNormalization
+    assert check_twin(model, twin) <= 1e-5
+
+
 def test_weights_changed_on_the_twin_come_back_to_the_keras_model():
     keras.backend.clear_session()
     model = build_model("mobilenet_v3_small", input_shape=(16, 16, 1), classes=10, stem="cifar")
