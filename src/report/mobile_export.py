@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.qat:
             rows.append(qat_row(job, args.qat_args.split()))
     command = ("python -m src.report.mobile_export " + " ".join(map(str, args.jobs)) + f" --out {args.out}"
+               + (f" --formats {' '.join(args.formats)}" if args.formats != list(FORMATS) else "")
                + (" --qat" if args.qat else "") + (f" --qat-args '{args.qat_args}'" if args.qat_args else ""))
     print(write_report(rows, args.out, command))
 

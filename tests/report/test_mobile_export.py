@@ -16,6 +16,7 @@ def test_table_for_a_tiny_trained_job(tmp_path):
     main([str(tmp_path / "job"), "--out", str(out), "--formats", "float32", "int8"])
     text = (out / "README.md").read_text()
     assert "| resnet20 | float32 |" in text and "| resnet20 | int8 |" in text
+    assert "--formats float32 int8`" in text  # the command line as given, to rerun it
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and (tmp_path / "job" / "mobile_export" / "resnet20.int8.tflite").exists()
 
