@@ -114,7 +114,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
 
 def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
     """QAT of ``job_dir`` in a child process (``src.compress.qat``), as a table row. A QAT that fails
-    (e.g. tfmot leaves grouped convolutions in float) gives a row with its ``error`` instead of ending
+    (e.g. a layer that tfmot leaves in float) gives a row with its ``error`` instead of ending
     the report, as a failed post-training format does in `job_rows`."""
     proc = subprocess.run([sys.executable, "-m", "src.compress.qat", str(job_dir), *qat_args],
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, stderr=subprocess.PIPE, text=True)
