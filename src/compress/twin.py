@@ -176,17 +176,19 @@ def _split_grouped_conv(layer, batch_norm, x, tk):
 
     g, width = layer.groups, layer.filters // layer.groups
     parts = twin_layers.TwinChannelSplit(g, name=f"{layer.name}_split")(x)
+    conv_weights = layer.get_weights()
+    bn_weights = batch_norm.get_weights() if batch_norm is not None else []
     outputs = []
     for i in range(g):
         conv = tk.layers.Conv2D(width, layer.kernel_size, strides=layer.strides, padding=layer.padding,
                                 dilation_rate=layer.dilation_rate, activation=_inline_activation(layer),
                                 use_bias=layer.use_bias, name=f"{layer.name}_g{i}")
         y = conv(parts[i])
-        conv.set_weights([w[..., i * width:(i + 1) * width] for w in layer.get_weights()])
+        conv.set_weights([w[..., i * width:(i + 1) * width] for w in conv_weights])
         if batch_norm is not None:
             bn = _batch_norm(batch_norm, tk, name=f"{batch_norm.name}_g{i}")
             y = bn(y)
-            bn.set_weights([w[i * width:(i + 1) * width] for w in batch_norm.get_weights()])
+            bn.set_weights([w[i * width:(i + 1) * width] for w in bn_weights])
         outputs.append(y)
     return tk.layers.Concatenate(axis=-1, name=f"{(batch_norm or layer).name}_concat")(outputs)
 
