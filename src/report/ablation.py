@@ -114,18 +114,24 @@ def plot(groups: dict[str, dict[str, Any]], path: Path, title: str, x_key: str =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    from src.report.plot_labels import label_points
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    labels = []
     for name, g in done.items():
         accs = list(g["acc"].values())
         x = g["results"][0][x_key] / PLOT_AXES[x_key][1]
         ax.errorbar(x, statistics.fmean(accs), yerr=statistics.stdev(accs) if len(accs) > 1 else 0, marker="o",
                     capsize=3, color="C0")
-        ax.annotate(name, (x, statistics.fmean(accs)), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        labels.append((x, statistics.fmean(accs), name))
     ax.set_xlabel(PLOT_AXES[x_key][0])
     ax.set_ylabel("test accuracy (mean ± std over seeds)")
     ax.set_title(title, fontsize=10)
+    ax.ticklabel_format(axis="x", useOffset=False)  # points a few MACs apart: plain values, not "+3.08e1"
+    ax.margins(x=0.12)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    label_points(ax, labels, fontsize=7)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

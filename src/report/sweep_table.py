@@ -234,6 +234,14 @@ def write_markdown(rows: list[dict], path: Path, title: str, sweep_dir: Path | s
     write_readme(path.parent, lines)
 
 
+def point_label(row: dict, rows: list[dict], max_chars: int = 32) -> str:
+    """A plotted point's label: the row's model label (network and overrides) if it is short and its
+    network appears once; otherwise the network's name and the point id (the README table's first column)."""
+    base = row["model"].split(" (")[0]
+    repeated = sum(r["model"].split(" (")[0] == base for r in rows) > 1
+    return row["model"] if len(row["model"]) <= max_chars and not repeated else f"{base} [{row['point']}]"
+
+
 def plot_accuracy_vs_macs(rows: list[dict], path: Path, title: str) -> Path | None:
     """Test accuracy against multiply-adds per image (log scale), one labelled point per finished point,
     and the public accuracy each network is held against as a hollow marker; None if nothing finished."""
@@ -245,22 +253,24 @@ def plot_accuracy_vs_macs(rows: list[dict], path: Path, title: str) -> Path | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    from src.report.plot_labels import label_points, plain_log_x_axis
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for r in done:
         ax.scatter(r["macs"] / 1e6, r["test_accuracy"], color="C0", zorder=3)
-        ax.annotate(r["model"], (r["macs"] / 1e6, r["test_accuracy"]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8)
         if r.get("public_accuracy") is not None:
             ax.scatter(r["macs"] / 1e6, r["public_accuracy"], facecolors="none", edgecolors="C3", zorder=2)
     ax.scatter([], [], color="C0", label="ours (test accuracy)")
     ax.scatter([], [], facecolors="none", edgecolors="C3", label="public table row")
-    ax.set_xscale("log")
+    plain_log_x_axis(ax)
     ax.set_xlabel("multiply-adds per image (M)")
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.margins(x=0.15, y=0.08)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
     fig.tight_layout()
+    label_points(ax, [(r["macs"] / 1e6, r["test_accuracy"], point_label(r, done)) for r in done])
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

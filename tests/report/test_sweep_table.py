@@ -126,3 +126,14 @@ def test_an_earlier_file_that_is_not_a_report_is_refused(tmp_path):
         sweep_table.main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r"), "--earlier", str(tmp_path / "other.csv")])
     with pytest.raises(SystemExit, match="no such file"):
         sweep_table.main([str(tmp_path / "sweep"), "--out", str(tmp_path / "r"), "--earlier", str(tmp_path / "x.csv")])
+
+
+def test_point_label_keeps_short_labels_and_names_repeated_networks_by_point():
+    from src.report.sweep_table import point_label
+
+    rows = [{"model": "resnet20 (se_position=standard)", "point": "0/0"},
+            {"model": "shufflenet_v1", "point": "1/0"},
+            {"model": "shufflenet_v1 (train.learning_rate=0.0625, train.label_smoothing=0.1)", "point": "2/0"},
+            {"model": "mobilenet_v2 (train.learning_rate=0.0625, train.label_smoothing=0.1)", "point": "3/0"}]
+    assert [point_label(r, rows) for r in rows] == [
+        "resnet20 (se_position=standard)", "shufflenet_v1 [1/0]", "shufflenet_v1 [2/0]", "mobilenet_v2 [3/0]"]
