@@ -77,9 +77,13 @@ def graph_signature(model: keras.Model) -> str:
 @pytest.mark.parametrize("name", MODELS)
 def test_small_variant_builds_runs_and_is_finite(name):
     spec = get_spec(name)
-    for shape in (spec.small_input_shape, (28, 28, 1)):
+    # Under JAX (CI's second pass, which checks the ops' portability) one input size is enough, and one
+    # compiled forward pass is 3x cheaper than op-by-op dispatch, which compiles every op for its shapes.
+    on_jax = keras.backend.backend() == "jax"
+    for shape in (spec.small_input_shape,) if on_jax else (spec.small_input_shape, (28, 28, 1)):
         model = small_model(name, shape)
-        logits = keras.ops.convert_to_numpy(model(random_images(shape), training=False))
+        images = random_images(shape)
+        logits = keras.ops.convert_to_numpy(model.predict_on_batch(images) if on_jax else model(images, training=False))
         assert logits.shape == (2, CLASSES), (name, shape)
         assert np.isfinite(logits).all(), (name, shape)
 
