@@ -49,3 +49,37 @@ class MainOutputMetrics(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         self._alias(logs)
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """A log line every ``every_s`` seconds within an epoch (step, running loss and accuracy, images/s,
+    time left in the epoch), for jobs whose output is a file, where Keras prints one line per epoch: an
+    epoch of a slow network on a CPU can take 20 minutes without a word otherwise."""
+
+    def __init__(self, every_s: float, batch_size: int, logger):
+        super().__init__()
+        self.every_s = float(every_s)
+        self.batch_size = int(batch_size)
+        self.logger = logger
+        self._epoch = 0
+        self._start = self._last = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch
+        self._start = self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        now = time.perf_counter()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        steps, done = self.params.get("steps"), batch + 1
+        rate = done / (now - self._start)  # steps per second in this epoch so far
+        where = f"step {done}/{steps} ({100 * done / steps:.0f} %)" if steps else f"step {done}"
+        logs = logs or {}
+        metrics = ", ".join(f"{k} {float(logs[k]):.4f}" for k in ("loss", "accuracy") if k in logs)
+        seconds_left = (steps - done) / rate if steps else None
+        left = ("" if seconds_left is None else f", ~{seconds_left:.0f} s left in the epoch" if seconds_left < 90
+                else f", ~{seconds_left / 60:.1f} min left in the epoch")
+        self.logger.info("epoch %d/%s: %s, %s, %.0f images/s%s", self._epoch + 1, self.params.get("epochs"),
+                         where, metrics or "no metrics yet", rate * self.batch_size, left)

@@ -32,7 +32,7 @@ from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
-from src.train.callbacks import EpochTimer, MainOutputMetrics
+from src.train.callbacks import EpochTimer, MainOutputMetrics, ProgressLog
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
@@ -372,9 +372,12 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             callbacks.append(MlflowMetrics(run_id))
         if cfg.train.get("checkpoint", True):
             callbacks.append(TrainingState(out, checkpoint=out / "checkpoints" / "last.keras"))  # last: see its doc
+        verbosity = _verbosity(cfg.train)
+        if verbosity == 2 and cfg.train.get("progress_every_s"):  # no progress bar: say how the epoch goes
+            callbacks.append(ProgressLog(cfg.train.progress_every_s, batch, log))
         model.fit(
             train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
-            callbacks=callbacks, verbose=_verbosity(cfg.train), shuffle=False,  # the stream is shuffled already
+            callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
         )
         history = read_history(out / "history.csv")  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")

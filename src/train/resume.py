@@ -35,7 +35,8 @@ __all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-expor
 STATE_DIR = "state"
 POINTER = "latest.json"
 #: Config fields that say where and how a job runs, not what it computes: left out of the fingerprint.
-VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name")
+VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name",
+                   "train.progress_every_s")
 
 
 #: Config fields added after jobs had been recorded, in the order they were added, with their defaults.
@@ -55,7 +56,8 @@ def _digest(resolved: dict) -> str:
 def _resolved_without_volatile(cfg: DictConfig) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for key in VOLATILE_FIELDS:
-        resolved.pop(key, None)
+        *section, name = key.split(".")
+        (resolved.get(section[0], {}) if section else resolved).pop(name, None)
     return resolved
 
 

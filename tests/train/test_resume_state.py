@@ -29,6 +29,14 @@ def test_fingerprint_ignores_where_the_job_runs_but_not_what_it_computes():
     assert job_fingerprint(cfg) == job_fingerprint(moved) != job_fingerprint(other_seed)
 
 
+def test_fingerprint_ignores_how_often_progress_is_logged():
+    base = {"seed": 1, "model": {"name": "resnet20"}, "train": {"epochs": 3}}
+    chatty = {**base, "train": {"epochs": 3, "progress_every_s": 5}}
+    longer = {**base, "train": {"epochs": 4, "progress_every_s": 5}}
+    fingerprints = [job_fingerprint(OmegaConf.create(c)) for c in (base, chatty, longer)]
+    assert fingerprints[0] == fingerprints[1] != fingerprints[2]
+
+
 def test_jobs_recorded_before_a_config_field_existed_are_still_found(tmp_path):
     """train.sparsity, then train.precision and train.distribution were added after sweeps had run: a
     job recorded without them (or with only the older one) is the same job as one at their defaults."""
