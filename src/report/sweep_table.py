@@ -99,6 +99,8 @@ def read_point(job_dir: Path) -> dict:
 #: Command-line override prefixes that change what a row measures: the network's knobs (shown without
 #: the ``model.`` prefix) and the recipe's (shown in full, e.g. ``train.learning_rate=0.0625``).
 LABELLED_OVERRIDES = ("model.", "train.", "data.")
+#: Overrides that change how a job reports, not what it measures (cf. src/train/resume.py VOLATILE_FIELDS).
+UNLABELLED_OVERRIDES = ("train.progress_every_s=", "train.verbose=")
 
 
 def model_label(job_dir: Path, model: str) -> str:
@@ -107,7 +109,8 @@ def model_label(job_dir: Path, model: str) -> str:
     changes what the row measures, so the row must say so."""
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-    knobs = [o.removeprefix("model.") for o in overrides or [] if o.startswith(LABELLED_OVERRIDES)]
+    knobs = [o.removeprefix("model.") for o in overrides or []
+             if o.startswith(LABELLED_OVERRIDES) and not o.startswith(UNLABELLED_OVERRIDES)]
     return f"{model} ({', '.join(knobs)})" if knobs else model
 
 

@@ -68,7 +68,7 @@ def test_a_model_or_recipe_knob_set_on_the_command_line_names_the_row(tmp_path):
     (sweep / "0" / ".hydra").mkdir()
     (sweep / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(
         ["model=resnet20", "model.se_position=standard", "seed=1", "experiment=zoo_classic_fashion_mnist",
-         "train.learning_rate=0.0625"]))
+         "train.learning_rate=0.0625", "train.progress_every_s=10"]))  # how it reports: not in the label
     _point(sweep, 1, "resnet20", {"test_accuracy": 0.92})  # no overrides file: the name alone
     rows = sweep_table.main([str(sweep), "--out", str(tmp_path / "out")])
     assert [r["model"] for r in rows] == ["resnet20 (se_position=standard, train.learning_rate=0.0625)", "resnet20"]
