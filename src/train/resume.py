@@ -56,8 +56,8 @@ def _digest(resolved: dict) -> str:
 def _resolved_without_volatile(cfg: DictConfig) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for key in VOLATILE_FIELDS:
-        *section, name = key.split(".")
-        (resolved.get(section[0], {}) if section else resolved).pop(name, None)
+        section, _, name = key.rpartition(".")  # "train.progress_every_s" or a top-level key
+        (resolved.get(section, {}) if section else resolved).pop(name, None)
     return resolved
 
 
