@@ -13,7 +13,9 @@ table; submitted, not re-verified).
 
 Job folders live in ``multirun/``, which is not committed, so a new checkout lacks the earlier sweeps'
 folders; ``--earlier`` takes their rows from the committed ``results.csv`` instead and numbers the new
-sweeps' points after them (an earlier unfinished row whose network and seed finished since is left out).
+sweeps' points after them (an earlier unfinished row whose network and seed finished since is left out;
+an earlier row of a job folder listed again is read afresh, so rerunning the recorded command, whose
+``--earlier`` is its own output, does not repeat rows).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,7 +63,7 @@ PUBLIC_ROWS: dict[str, tuple[str, float]] = {
 COLUMNS = [
     "point", "model", "seed", "status", "params", "macs", "epochs", "test_accuracy", "public_row",
     "public_accuracy", "delta_vs_public", "tflite_top1_agreement", "tflite_max_abs_logit_diff",
-    "images_per_s_median", "wall_seconds",
+    "images_per_s_median", "wall_seconds", "job",
 ]
 
 
@@ -69,7 +72,7 @@ def read_point(job_dir: Path) -> dict:
     cfg = yaml.safe_load((job_dir / "config.yaml").read_text()) if (job_dir / "config.yaml").exists() else {}
     model = (cfg.get("model") or {}).get("name", "?")
     row: dict = {"point": job_dir.name, "model": model_label(job_dir, model), "seed": cfg.get("seed"),
-                 "status": "unfinished"}
+                 "status": "unfinished", "job": os.path.normpath(job_dir)}
     history = job_dir / "history.csv"
     if history.exists():
         columns = read_history(history)
@@ -165,8 +168,8 @@ def read_earlier_rows(path: Path) -> list[dict]:
     missing = [c for c in ("point", "model", "status") if rows and c not in rows[0]]
     if missing:
         raise SystemExit(f"error: --earlier {path} lacks the column(s) {', '.join(missing)}: not a sweep_table results.csv")
-    return [{k: _typed(v) if k not in ("point", "model", "status", "public_row") else v for k, v in r.items()}
-            for r in rows]
+    return [{k: _typed(v) if k not in ("point", "model", "status", "public_row", "job") else v or None
+             for k, v in r.items()} for r in rows]
 
 
 def _typed(text: str | None) -> int | float | None:
@@ -288,13 +291,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--earlier", type=Path, default=None,
                         help="results.csv of an earlier report whose sweep folders are gone: its rows come first")
     args = parser.parse_args(argv)
+    jobs, superseded = drop_superseded(unique_jobs(args.sweep_dirs))
     earlier = read_earlier_rows(args.earlier) if args.earlier else []
+    # Rerunning the recorded command reads --earlier after it was written: a job listed there is read afresh.
+    listed = {os.path.normpath(job_dir) for _, _, job_dir in jobs}
+    earlier = [r for r in earlier if r.get("job") not in listed]
     offset = sweeps_before(earlier)
 
     def point_name(k: int, folder: Path) -> str:
         return folder.name if len(args.sweep_dirs) == 1 and not earlier else f"{k + offset}/{folder.name}"
 
-    jobs, superseded = drop_superseded(unique_jobs(args.sweep_dirs))
     rows = []
     for k, folder, job_dir in jobs:
         row = read_point(job_dir)

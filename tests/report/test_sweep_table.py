@@ -119,6 +119,22 @@ def test_earlier_rows_from_a_committed_csv_come_first_and_new_sweeps_are_numbere
     assert "Left out from the earlier rows: 0/1, unfinished there" in text
 
 
+def test_rerunning_the_recorded_command_on_its_own_output_does_not_repeat_rows(tmp_path):
+    old, new, report = tmp_path / "old", tmp_path / "new", tmp_path / "report"
+    _point(old, 0, "mobilenet_v3_small", {"test_accuracy": 0.93})
+    sweep_table.main([str(old), "--out", str(report)])
+    _point(new, 0, "igc", {"test_accuracy": 0.92})
+    command = [str(new), "--out", str(report), "--earlier", str(report / "results.csv")]
+    first = sweep_table.main(command)
+    (new / "0" / "results.json").write_text(json.dumps({"test_accuracy": 0.925}))  # e.g. a re-evaluation
+    again = sweep_table.main(command)
+    assert [(r["point"], r["model"]) for r in first] == [("0", "mobilenet_v3_small"), ("1/0", "igc")]
+    assert [(r["point"], r["model"]) for r in again] == [("0", "mobilenet_v3_small"), ("1/0", "igc")]
+    assert again[1]["test_accuracy"] == 0.925
+    with (report / "results.csv").open(newline="") as fh:
+        assert [r["job"] for r in csv.DictReader(fh)] == [str(old / "0"), str(new / "0")]
+
+
 def test_an_earlier_file_that_is_not_a_report_is_refused(tmp_path):
     _point(tmp_path / "sweep", 0, "igc", None)
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
