@@ -83,7 +83,8 @@ def test_alexnet_and_vgg16_storage_from_the_papers_per_layer_settings():
     31×. With randomly placed kept weights (filler zeros expected from geometric gaps) we get 25.5× and
     32.2×: -5.5 % and +3.8 %. Only the filler count depends on where the kept weights lie: for AlexNet the
     paper's 27× lies between random masks (0.21 fillers per kept weight, 25.5×) and no fillers (30.6×); it
-    implies 0.14 fillers per kept weight, i.e. masks more clustered than random in fc6/fc7."""
+    implies 0.14 fillers per kept weight, i.e. kept weights in fc6/fc7 spread more evenly than at random
+    (evenly spaced they would need none; gathered into some rows they would need more than random)."""
     alexnet = [("conv1", 34_848, .84, 8), ("conv2", 307_200, .38, 8), ("conv3", 884_736, .35, 8),
                ("conv4", 663_552, .37, 8), ("conv5", 442_368, .37, 8), ("fc6", 37_748_736, .09, 5),
                ("fc7", 16_777_216, .09, 5), ("fc8", 4_096_000, .25, 5)]
