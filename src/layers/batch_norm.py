@@ -7,9 +7,12 @@ TensorFlow's ``FusedBatchNormV3`` (and its fused gradient) does the same work in
 way: whole networks train 8–21 % faster with it (experiments/bench/suite, ``fused BN / unfused``).
 
 This subclass keeps Keras' layer, weights, config and inference path. Only a training call on the
-TensorFlow backend with a float32, 4-D, channels-last input (no mask, no renorm) whose channel count
-is a multiple of 8 goes through the fused op; everything else (JAX, mixed precision, inference,
-export) is Keras' own code. The channel rule is measured (``python -m src.bench.batch_norm``): the
+TensorFlow backend with a 4-D, channels-last input (no mask, no renorm) whose channel count is a
+multiple of 8 in float32, or of 16 under ``mixed_bfloat16`` (bfloat16 input, float32 γ, β and statistics),
+goes through the fused op; everything else (JAX, ``mixed_float16``, inference, export) is Keras' own
+code. Under ``mixed_bfloat16`` Keras' layer casts the input to float32 and back around its ops, and on
+a CPU with AVX512-BF16 its BN layers then cost more than the bfloat16 convolutions: the fused kernel
+takes the bfloat16 tensor as it is (``python -m src.bench.batch_norm --precision mixed_bfloat16``). The channel rule is measured (``python -m src.bench.batch_norm``): the
 fused kernel was 0.41–0.56× as fast as Keras' ops at 30, 50, 58 and 122 channels and 0.82–0.89× at
 116, against 1.07–1.35× at 24, 64, 128, 232 and 240 (experiments/bench/batch_norm.csv); fusing
 ShuffleNet v2's 58- and 116-channel layers made it train 12 % slower; with the rule it trains as fast
@@ -24,8 +27,11 @@ import keras
 
 from src.layers.layer_switch import set_on_layers
 
-#: Fuse only where the channel count is a multiple of this (oneDNN's fused kernel is slower otherwise).
-FUSED_CHANNEL_MULTIPLE = 8
+#: Per input dtype the fused kernel takes (TensorFlow's FusedBatchNormV3 with float32 scale, offset and
+#: statistics; float16 is left to Keras: unmeasured on a CPU), fuse only where the channel count is a
+#: multiple of this: oneDNN's fused kernel is slower otherwise. bfloat16: 1.26–1.54× as fast as Keras'
+#: ops at multiples of 16 (16 … 240), 0.42–0.48× at 24, 40, 58, 116 and 232 (experiments/bench/batch_norm_bf16.csv).
+FUSED_CHANNEL_MULTIPLE = {"float32": 8, "bfloat16": 16}
 
 
 @keras.saving.register_keras_serializable(package="cnnzoo")
@@ -41,9 +47,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 and keras.backend.backend() == "tensorflow" and len(inputs.shape) == 4
                 and self.axis in (-1, 3) and not self.renorm
                 and not self.synchronized  # cross-replica moments: Keras' own path
-                and inputs.shape[-1] is not None and inputs.shape[-1] % FUSED_CHANNEL_MULTIPLE == 0
-                and keras.backend.standardize_dtype(inputs.dtype) == "float32"
-                and self.compute_dtype == "float32")
+                and keras.backend.standardize_dtype(inputs.dtype) == self.compute_dtype
+                and self.compute_dtype in FUSED_CHANNEL_MULTIPLE and inputs.shape[-1] is not None
+                and inputs.shape[-1] % FUSED_CHANNEL_MULTIPLE[self.compute_dtype] == 0)
 
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):

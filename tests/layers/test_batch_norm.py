@@ -90,6 +90,61 @@ def test_channel_counts_the_fused_kernel_is_slow_at_stay_unfused():
         assert not any(t.startswith("FusedBatchNorm") for t in traced), channels
 
 
+def _bf16_pair(channels: int = 16) -> tuple[keras.layers.Layer, keras.layers.Layer]:
+    shape = (*SHAPE[:3], channels)
+    ours = BatchNormalization(momentum=0.9, epsilon=1e-3, dtype="mixed_bfloat16")
+    theirs = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, dtype="mixed_bfloat16")
+    ours.build(shape)
+    theirs.build(shape)
+    weights = [np.random.default_rng(0).uniform(0.5, 1.5, w.shape).astype("float32") for w in theirs.weights]
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    return ours, theirs
+
+
+def test_bfloat16_training_takes_the_fused_kernel_and_matches_keras():
+    """Under mixed_bfloat16 the fused op takes the bfloat16 input; Keras' layer computes in float32 and
+    rounds its output to bfloat16: outputs within bfloat16 rounding, statistics float32 and equal."""
+    import tensorflow as tf
+
+    ours, theirs = _bf16_pair()
+    x = (np.random.default_rng(1).normal(size=(*SHAPE[:3], 16)) * 3 + 2).astype("float32")
+    traced = tf.function(lambda t: ours(t, training=True)).get_concrete_function(tf.TensorSpec(x.shape)).graph
+    assert "FusedBatchNormV3" in {op.type for op in traced.get_operations()}
+    ours, theirs = _bf16_pair()  # tracing updated the moving statistics
+    mine, keras_out = ours(x, training=True), theirs(x, training=True)
+    assert keras.backend.standardize_dtype(mine.dtype) == "bfloat16" == keras.backend.standardize_dtype(keras_out.dtype)
+    np.testing.assert_allclose(np.asarray(tf.cast(mine, "float32")), np.asarray(tf.cast(keras_out, "float32")),
+                               atol=2e-2, rtol=1e-2)
+    for mine_w, keras_w in zip(ours.weights, theirs.weights):
+        assert keras.backend.standardize_dtype(mine_w.dtype) == "float32"
+        np.testing.assert_allclose(mine_w.numpy(), keras_w.numpy(), rtol=1e-5, err_msg=mine_w.path)
+
+
+def test_bfloat16_gradients_match_keras():
+    import tensorflow as tf
+
+    ours, theirs = _bf16_pair()
+    x = tf.constant((np.random.default_rng(1).normal(size=(*SHAPE[:3], 16)) * 3 + 2).astype("float32"))
+    upstream = tf.constant(np.random.default_rng(2).normal(size=(*SHAPE[:3], 16)).astype("float32"))
+    grads = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.cast(layer(x, training=True), "float32") * upstream)
+        grads.append(tape.gradient(loss, [x, *layer.trainable_weights]))
+    for mine, keras_grad in zip(*grads):
+        scale = np.abs(keras_grad.numpy()).max()
+        np.testing.assert_allclose(mine.numpy(), keras_grad.numpy(), atol=2e-2 * scale)
+
+
+def test_bfloat16_channel_rule_is_multiples_of_16():
+    for channels, fused in ((16, True), (48, True), (24, False), (58, False)):
+        layer, _ = _bf16_pair(channels)
+        bf16_input = keras.ops.cast(np.zeros((2, 4, 4, channels), "float32"), "bfloat16")
+        assert layer._fusable(bf16_input, True, None) is fused, channels
+
+
 def test_mixed_precision_and_rank_2_fall_back_to_keras():
     dense = BatchNormalization()
     dense.build((4, 3))
