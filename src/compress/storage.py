@@ -132,6 +132,12 @@ def layer_storage(name: str, weights: np.ndarray, weight_bits: int, index_bits: 
     )
 
 
+def quantised_bits(entries: int, weight_bits: int, index_bits: int) -> int:
+    """Bits of a pruned + quantised layer of ``entries`` stored entries (kept weights plus filler zeros):
+    a weight index and a relative index per entry, and a full 2**weight_bits codebook of 32-bit floats."""
+    return entries * (weight_bits + index_bits) + 2**weight_bits * FLOAT_BITS
+
+
 def expected_layer_storage(name: str, weights: int, kept_fraction: float, weight_bits: int,
                            index_bits: int) -> LayerStorage:
     """The storage of a layer from its published settings alone (no weights): ``kept_fraction`` of
@@ -142,11 +148,10 @@ def expected_layer_storage(name: str, weights: int, kept_fraction: float, weight
     q = (1.0 - kept_fraction) ** (2**index_bits)
     fillers = round(kept * q / (1.0 - q)) if q < 1 else 0
     entries = kept + fillers
-    codebook_bits = 2**weight_bits * FLOAT_BITS
     return LayerStorage(
         name=name, weights=weights, kept=kept, fillers=fillers, dense_bits=weights * FLOAT_BITS,
         pruned_bits=entries * (FLOAT_BITS + index_bits),
-        quantised_bits=entries * (weight_bits + index_bits) + codebook_bits, huffman_bits=None,
+        quantised_bits=quantised_bits(entries, weight_bits, index_bits), huffman_bits=None,
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from src.compress import huffman
+from src.compress import paper_settings as paper
 from src.compress.storage import (
     codebook_of, decode_layer, encode_layer, expected_layer_storage, layer_storage, relative_positions, table,
 )
@@ -78,31 +79,23 @@ def test_a_codebook_must_fit_its_bits():
 
 
 def test_alexnet_and_vgg16_storage_from_the_papers_per_layer_settings():
-    """Deep Compression Tables 4–5 settings (paper_tables.md §2.20): kept fractions per layer, 8-bit conv /
-    5-bit FC weights, 4-bit (AlexNet) and 5-bit (VGG-16) relative indices; the paper reports P+Q at 27× and
-    31×. With randomly placed kept weights (filler zeros expected from geometric gaps) we get 25.5× and
-    32.2×: -5.5 % and +3.8 %. Only the filler count depends on where the kept weights lie: for AlexNet the
-    paper's 27× lies between random masks (0.21 fillers per kept weight, 25.5×) and no fillers (30.6×); it
-    implies 0.14 fillers per kept weight, i.e. kept weights in fc6/fc7 spread more evenly than at random
-    (evenly spaced they would need none; gathered into some rows they would need more than random)."""
-    alexnet = [("conv1", 34_848, .84, 8), ("conv2", 307_200, .38, 8), ("conv3", 884_736, .35, 8),
-               ("conv4", 663_552, .37, 8), ("conv5", 442_368, .37, 8), ("fc6", 37_748_736, .09, 5),
-               ("fc7", 16_777_216, .09, 5), ("fc8", 4_096_000, .25, 5)]
-    layers = [expected_layer_storage(n, w, k, b, 4) for n, w, k, b in alexnet]
-    ratio = sum(x.dense_bits for x in layers) / sum(x.quantised_bits for x in layers)
-    assert sum(x.kept for x in layers) / sum(x.weights for x in layers) == pytest.approx(0.11, abs=0.005)
+    """Deep Compression Tables 4–5 settings (paper_tables.md §2.20; src/compress/paper_settings.py): kept
+    fractions per layer, 8-bit conv / 5-bit FC weights, 4-bit (AlexNet) and 5-bit (VGG-16) relative
+    indices; the paper reports P+Q at 27× and 31×. With randomly placed kept weights (filler zeros
+    expected from geometric gaps) we get 25.5× and 32.2×: -5.5 % and +3.8 %. Without masks only the
+    filler count is unknown: the paper's 27× lies between random masks and no fillers at all (30.6×).
+    The released model's real entry counts are checked in test_released_alexnet_reproduces_the_papers_total."""
+    alexnet = [expected_layer_storage(s.name, s.weights, s.kept_fraction, s.weight_bits, s.index_bits)
+               for s in paper.ALEXNET]
+    ratio = sum(x.dense_bits for x in alexnet) / sum(x.quantised_bits for x in alexnet)
+    assert sum(x.kept for x in alexnet) / sum(x.weights for x in alexnet) == pytest.approx(0.11, abs=0.005)
     assert ratio == pytest.approx(27, rel=0.06)
-    no_fillers = sum(x.quantised_bits - x.fillers * (b + 4) for x, (_, _, _, b) in zip(layers, alexnet))
-    assert ratio < 27 < sum(x.dense_bits for x in layers) / no_fillers  # the paper's masks: between the bounds
-    assert "| total | 60,954,656 |" in table(layers)
-    vgg = [(1_728, .58), (36_864, .22), (73_728, .34), (147_456, .36), (294_912, .53), (589_824, .24),
-           (589_824, .42), (1_179_648, .32), (2_359_296, .27), (2_359_296, .34), (2_359_296, .35),
-           (2_359_296, .29), (2_359_296, .36)]
-    layers = [expected_layer_storage(f"conv{i}", w, k, 8, 5) for i, (w, k) in enumerate(vgg)] + [
-        expected_layer_storage(n, w, k, 5, 5) for n, w, k in (("fc6", 102_760_448, .04), ("fc7", 16_777_216, .04),
-                                                               ("fc8", 4_096_000, .23))]
-    ratio = sum(x.dense_bits for x in layers) / sum(x.quantised_bits for x in layers)
-    assert sum(x.kept for x in layers) / sum(x.weights for x in layers) == pytest.approx(0.075, abs=0.002)
+    no_fillers = sum(x.quantised_bits - x.fillers * (s.weight_bits + s.index_bits) for x, s in zip(alexnet, paper.ALEXNET))
+    assert ratio < 27 < sum(x.dense_bits for x in alexnet) / no_fillers
+    assert "| total | 60,954,656 |" in table(alexnet)
+    vgg = [expected_layer_storage(s.name, s.weights, s.kept_fraction, s.weight_bits, s.index_bits) for s in paper.VGG16]
+    ratio = sum(x.dense_bits for x in vgg) / sum(x.quantised_bits for x in vgg)
+    assert sum(x.kept for x in vgg) / sum(x.weights for x in vgg) == pytest.approx(0.075, abs=0.002)
     assert ratio == pytest.approx(31, rel=0.05)
 
 
