@@ -12,9 +12,17 @@ kept as data in ``INCEPTION_TABLE``; its output sizes (256, 320, 576, 576, 576, 
 removes dropout for the BN networks, so there is none).
 
 Counts at 224×224×3: 11,285,224 trainable parameters and 2.03 G multiply-adds, the multiply-adds of the
-SENet paper's BN-Inception re-implementation (Hu et al., arXiv:1709.01507, Table 2: 2.03 G). The BN
-paper's appendix states 13.6 M parameters for its network; this table does not reach that figure (the
-difference is not explained by the table; re-implementations of Figure 5 count ≈11.3 M as here).
+SENet paper's BN-Inception re-implementation (Hu et al., arXiv:1709.01507, Table 2: 2.03 G). SENet's
+reference network definition (hujie-frank/SENet, models/SE-BN-Inception.prototxt) has the same widths and,
+without its SE layers, exactly these 11,285,224 learnable parameters. The BN paper's appendix states
+13.6 M parameters for its network; its own Figure 5 table does not reach that figure under any counting
+(11.2–11.3 M with conv biases, BN statistics or the separable stem; re-implementations agree).
+
+Two readings of Figure 5 are ours to state: its output-size column prints 576 for 4c/4d and 1024 for 4e,
+but the rows of 4c and 4d sum to 608 (4e then to 1056); we follow the rows, as SENet's and Caffe
+BN-Inception's definitions do (TF-slim follows the sizes, with 96-wide pool projections). Its footnote makes
+the first conv separable (depth multiplier 8); like SENet's definition we use a full 7×7 conv (9,408
+weights against 2,712: 6,696 parameters more).
 
 Knobs:
 - ``stem``: ``"imagenet"`` (Figure 5: 7×7/2 conv 64, 3×3/2 max-pool, 1×1 conv 64, 3×3 conv 192,

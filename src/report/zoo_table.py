@@ -1,11 +1,14 @@
 """Generate the zoo table: every registered network against its published figures.
 
     python -m src.report.zoo_table [--pattern 'mobilenet*'] [--out experiments/zoo] [--no-tflite]
+    python -m src.report.zoo_table --refresh-references   # new published figures into the existing table
 
 For each network at its default (paper) input: parameters, multiply-adds, the paper's figures and the
 ratios, float32 TFLite size (builtins only) and Keras CPU latency at batch 1 (median of ``--repeats``
 calls after warm-up, ``predict_on_batch``). Writes ``README.md`` (Markdown table) and ``zoo.csv``;
-rows are written as they finish, so an interrupted run keeps what it measured.
+rows are written as they finish, so an interrupted run keeps what it measured. ``--refresh-references``
+re-reads only the published figures (src/models/reference_figures.py) into an existing ``zoo.csv`` and
+rewrites the table, keeping its measurements.
 """
 
 from __future__ import annotations
@@ -77,8 +80,10 @@ def _fmt(value, kind: str) -> str:
     if value is None or value == "":
         return "–"
     if kind == "count":
+        value = float(value)  # a number, or its text when read back from zoo.csv
         return f"{value / 1e6:.2f} M" if value >= 1e6 else f"{value / 1e3:.1f} K"
     if kind == "macs":
+        value = float(value)
         return f"{value / 1e9:.3f} G" if value >= 1e9 else f"{value / 1e6:.1f} M"
     if kind == "ratio":
         return f"{float(value):.3f}"
@@ -87,6 +92,30 @@ def _fmt(value, kind: str) -> str:
     if kind == "ms":
         return f"{float(value):.1f}"
     return str(value)
+
+
+def with_reference(row: dict) -> dict:
+    """``row`` (measured) with its published figures, ratios and source read afresh."""
+    ref, spec = reference_for(row["name"]), get_spec(row["name"])
+    params, macs = float(row["params"]), float(row["macs"])
+    return {**row, "paper_params": ref.params if ref else None, "paper_macs": ref.macs if ref else None,
+            "params_ratio": params / ref.params if ref and ref.params else None,
+            "macs_ratio": macs / ref.macs if ref and ref.macs else None,
+            "source": (ref.source if ref else "") + ("" if not spec.paper else f"; {spec.paper}")}
+
+
+def refresh_references(out: Path) -> list[dict]:
+    """Rewrite ``out``'s zoo.csv and README.md with current published figures, measurements kept."""
+    readme = (out / "README.md").read_text().splitlines()
+    header = readme[2]  # the generated header line: library versions and measuring conditions
+    with open(out / "zoo.csv", newline="") as f:
+        rows = [with_reference(row) for row in csv.DictReader(f)]
+    with open(out / "zoo.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_markdown(rows, out / "README.md", header)
+    return rows
 
 
 def write_markdown(rows: list[dict], path: Path, header: str) -> None:
@@ -116,7 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-tflite", action="store_true", help="skip the TFLite conversion (faster)")
     parser.add_argument("--skip", default="resnet1202", help="comma-separated names to leave out")
     parser.add_argument("--note", default="", help="a line on the measuring conditions, added to the header")
+    parser.add_argument("--refresh-references", action="store_true",
+                        help="only re-read the published figures into the existing table (no measuring)")
     args = parser.parse_args(argv)
+    if args.refresh_references:
+        refresh_references(args.out)
+        return
     skip = set(filter(None, args.skip.split(",")))
     names = [n for n in list_models(args.pattern) if n not in skip]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     ) + (f" {args.note}" if args.note else "")
     rows: list[dict] = []
     with open(args.out / "zoo.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for i, name in enumerate(names, 1):
             start = time.perf_counter()

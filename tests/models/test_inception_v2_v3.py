@@ -15,8 +15,9 @@ from src.profiling import count_macs, count_params
 # (trainable params, reference multiply-adds, tolerance on the params) at the ImageNet input.
 #  - inception_v3: keras.applications InceptionV3 trainable count [C, §3.2], exact; torchvision's 5.713 G [R, §3.3]
 #    (the paper's abstract rounds to "5 billion").
-#  - inception_v2: SENet Table 2's BN-Inception re-implementation, 2.03 G [P]; the params are our count of the
-#    Figure 5 table (the BN paper's "13.6 M" is not reached by its own table, see the module docstring).
+#  - inception_v2: SENet Table 2's BN-Inception re-implementation, 2.03 G [P]; the params equal SENet's reference
+#    SE-BN-Inception.prototxt without its SE layers, counted (the BN paper's "13.6 M" is not reached by its own
+#    Figure 5 table, see the module docstring).
 REFERENCE = {
     "inception_v2": (11_285_224, 2.03e9),
     "inception_v3": (23_817_352, 5.713e9),
