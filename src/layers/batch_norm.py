@@ -9,15 +9,16 @@ way: whole networks train 8–21 % faster with it (experiments/bench/suite, ``fu
 This subclass keeps Keras' layer, weights, config and inference path. Only a training call on the
 TensorFlow backend with a 4-D, channels-last input (no mask, no renorm) whose channel count is a
 multiple of 8 in float32, or of 16 under ``mixed_bfloat16`` (bfloat16 input, float32 γ, β and
-statistics), goes through the fused op; everything else (JAX, ``mixed_float16``, inference, export) is Keras' own
-code. Under ``mixed_bfloat16`` Keras' layer casts the input to float32 and back around its ops, and on
-a CPU with AVX512-BF16 its BN layers then cost more than the bfloat16 convolutions: the fused kernel
-takes the bfloat16 tensor as it is (``python -m src.bench.batch_norm --precision mixed_bfloat16``).
-The float32 channel rule is measured (``python -m src.bench.batch_norm``): the fused kernel was
-0.41–0.56× as fast as Keras' ops at 30, 50, 58 and 122 channels and 0.82–0.89× at 116, against
-1.07–1.35× at 24, 64, 128, 232 and 240 (experiments/bench/batch_norm.csv); fusing ShuffleNet v2's 58- and 116-channel layers made it train 12 % slower; with the rule it trains as fast
-as unfused, while MobileNet v2 and v3 keep their gain. The moving statistics follow Keras' rule,
-biased batch variance included (the fused op returns the unbiased one).
+statistics), goes through the fused op; everything else (JAX, ``mixed_float16``, inference, export) is
+Keras' own code. Under ``mixed_bfloat16`` Keras' layer casts the input to float32 and back around its
+ops, and on a CPU with AVX512-BF16 its BN layers then cost more than the bfloat16 convolutions: the
+fused kernel takes the bfloat16 tensor as it is (``python -m src.bench.batch_norm --precision
+mixed_bfloat16``). The float32 channel rule is measured (``python -m src.bench.batch_norm``): the fused
+kernel was 0.41–0.56× as fast as Keras' ops at 30, 50, 58 and 122 channels and 0.82–0.89× at 116,
+against 1.07–1.35× at 24, 64, 128, 232 and 240 (experiments/bench/batch_norm.csv); fusing ShuffleNet
+v2's 58- and 116-channel layers made it train 12 % slower; with the rule it trains as fast as unfused,
+while MobileNet v2 and v3 keep their gain. The moving statistics follow Keras' rule, biased batch
+variance included (the fused op returns the unbiased one).
 Written by hand because Keras 3 dropped Keras 2's ``fused=True``.
 """
 
