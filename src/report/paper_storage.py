@@ -131,14 +131,14 @@ def report() -> str:
         f"  {_share(rnd['fc6'])} of the weights stored; the released model stores {_share(fc['fc6'])} (fc6) and "
         f"{_share(fc['fc7'])} (fc7),",
         "  so its masks are not spread more evenly than random ones (its header does not say how many of",
-        "  its entries are fillers, nor whether it keeps exactly Table 4's 9 %).",
+        f"  its entries are fillers, nor whether it keeps exactly Table 4's {rnd['fc6']['kept'] / rnd['fc6']['weights']:.0%}).",
         "",
         "## VGG-16 from Table 5's settings, kept weights at random positions",
         "",
         *_table(vgg_random, vgg_total, with_fillers=True),
         "",
-        f"- Table 5's own per-layer rates add up to {printed_rows_ratio(paper.VGG16):.1f}×, not the 31× of its",
-        "  total row.",
+        f"- Table 5's own per-layer rates add up to {printed_rows_ratio(paper.VGG16):.1f}×, not the "
+        f"{vgg_total:.0f}× of its total row.",
         "",
     ]
     return "\n".join(lines)
