@@ -1,7 +1,8 @@
 """Published parameter and multiply-add counts per registered network, at its default input.
 
 Transcribed from shared/reference/paper_tables.md (section in ``source``); only [P]/[R] figures (and
-[C] counts of keras.applications, or of an author's reference network definition where ``source`` names it). ``exact`` marks parameter counts that must be equal, not close
+[C] counts of keras.applications, or of an author's reference network definition where ``source``
+names it). ``exact`` marks parameter counts that must be equal, not close
 (keras.applications / torchvision counts). ``macs`` are multiply-adds (torchvision's "GFLOPS" and
 SENet's "GFLOPs" are multiply-adds, paper_tables.md §0). None: no trustworthy published figure.
 Used by the generated zoo table (src/report/zoo_table.py) and tests/models/test_reference_figures.py.
@@ -41,10 +42,11 @@ REFERENCE: dict[str, Reference] = {
     "se_resnet50": Reference(28.1 * M, 3.87 * G, "SENet Table 2 / Table 10 (r=16)", params_precision=0.002),
     "se_resnet101": Reference(None, 7.60 * G, "SENet Table 2"),
     "se_resnet152": Reference(None, 11.32 * G, "SENet Table 2"),
-    # Params: our count of SENet's reference network definition (hujie-frank/SENet, models/SE-BN-Inception.prototxt:
-    # 11,931,622 learnable parameters; 11,285,224 without its SE layers, the BN-Inception below).
-    "se_inception_v2": Reference(11_931_622, 2.04 * G, "hujie-frank/SENet SE-BN-Inception.prototxt (counted); SENet Table 2",
-                                 exact=True),
+    # Params: our count of SENet's reference network definition (hujie-frank/SENet,
+    # models/SE-BN-Inception.prototxt: 11,931,622 learnable parameters; 11,285,224 without its SE layers,
+    # the BN-Inception below).
+    "se_inception_v2": Reference(11_931_622, 2.04 * G,
+                                 "hujie-frank/SENet SE-BN-Inception.prototxt (counted); SENet Table 2", exact=True),
     # SENet's 11.76 G is its re-implemented Inception-ResNet-v2 (11.75 G) + SE; ours follows keras.applications'
     # layout (13.16 G): the SE overhead is compared in tests/models/test_se_inception.py instead.
     "se_inception_resnet_v2": Reference(None, None, "SENet Table 2"),
@@ -60,7 +62,8 @@ REFERENCE: dict[str, Reference] = {
     # Params: SENet's reference SE-BN-Inception.prototxt without its SE layers counts 11,285,224 (every width
     # equal to the BN paper's Figure 5 table, as ours). The BN paper's text says 13.6 M, which no reading of
     # its own table reaches (11.2-11.3 M with or without biases, BN statistics or its separable stem): not compared.
-    "inception_v2": Reference(11_285_224, 2.03 * G, "hujie-frank/SENet SE-BN-Inception.prototxt without SE (counted); "
+    "inception_v2": Reference(11_285_224, 2.03 * G,
+                              "hujie-frank/SENet SE-BN-Inception.prototxt without SE (counted); "
                               "SENet Table 2 re-implementation", exact=True),
     "inception_v3": Reference(23_817_352, 5.713 * G, "keras.applications §3.2 (no aux head); torchvision §3.3 MACs", exact=True),
     # MACs: SENet Table 2's re-implementation prints 11.75 G; keras.applications' InceptionResNetV2 itself

@@ -83,7 +83,8 @@ def _table(rows: Sequence[dict], paper_total: float, with_fillers: bool) -> list
     lines.append(f"| total | {sum(r['weights'] for r in rows):,} | " + ("| | " if with_fillers else "")
                  + f"{sum(r['entries'] for r in rows) / sum(r['weights'] for r in rows):.2%} | | "
                  f"{sum(r['bits'] for r in rows) / 8 / 1024:,.1f} | **{total:.1f}×** "
-                 f"({total / paper_total - 1:+.1%} vs {paper_total:.0f}×) | {1 / paper_total:.1%} ({paper_total:.0f}×) |")
+                 f"({total / paper_total - 1:+.1%} vs {paper_total:.0f}×) "
+                 f"| {1 / paper_total:.1%} ({paper_total:.0f}×) |")
     return lines
 
 
@@ -131,7 +132,8 @@ def report() -> str:
         f"  {_share(rnd['fc6'])} of the weights stored; the released model stores {_share(fc['fc6'])} (fc6) and "
         f"{_share(fc['fc7'])} (fc7),",
         "  so its masks are not spread more evenly than random ones (its header does not say how many of",
-        f"  its entries are fillers, nor whether it keeps exactly Table 4's {rnd['fc6']['kept'] / rnd['fc6']['weights']:.0%}).",
+        "  its entries are fillers, nor whether it keeps exactly Table 4's "
+        f"{rnd['fc6']['kept'] / rnd['fc6']['weights']:.0%}).",
         "",
         "## VGG-16 from Table 5's settings, kept weights at random positions",
         "",

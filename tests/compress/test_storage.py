@@ -90,7 +90,8 @@ def test_alexnet_and_vgg16_storage_from_the_papers_per_layer_settings():
     ratio = sum(x.dense_bits for x in alexnet) / sum(x.quantised_bits for x in alexnet)
     assert sum(x.kept for x in alexnet) / sum(x.weights for x in alexnet) == pytest.approx(0.11, abs=0.005)
     assert ratio == pytest.approx(27, rel=0.06)
-    no_fillers = sum(x.quantised_bits - x.fillers * (s.weight_bits + s.index_bits) for x, s in zip(alexnet, paper.ALEXNET))
+    no_fillers = sum(x.quantised_bits - x.fillers * (s.weight_bits + s.index_bits)
+                     for x, s in zip(alexnet, paper.ALEXNET))
     assert ratio < 27 < sum(x.dense_bits for x in alexnet) / no_fillers
     assert "| total | 60,954,656 |" in table(alexnet)
     vgg = [expected_layer_storage(s.name, s.weights, s.kept_fraction, s.weight_bits, s.index_bits) for s in paper.VGG16]

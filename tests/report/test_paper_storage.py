@@ -28,5 +28,6 @@ def test_released_alexnet_reproduces_the_papers_total():
 def test_paper_storage_report_is_written(tmp_path):
     out = paper_storage.main(["--out", str(tmp_path / "storage.md")])
     text = out.read_text()
-    assert "**27.1×** (+0.4% vs 27×)" in text and "**25.5×** (-5.5% vs 27×)" in text and "**32.2×** (+3.8% vs 31×)" in text
+    for total in ("**27.1×** (+0.4% vs 27×)", "**25.5×** (-5.5% vs 27×)", "**32.2×** (+3.8% vs 31×)"):
+        assert total in text
     assert "9,037,369 bytes" in text

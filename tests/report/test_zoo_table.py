@@ -24,5 +24,6 @@ def test_refresh_references_rewrites_figures_and_keeps_measurements(tmp_path):
     assert row["source"].startswith(ref.source)
     readme = (tmp_path / "README.md").read_text()
     assert "measured on a quiet machine" in readme
-    assert "| inception_v2 | 224×224×3 | 11.29 M | 2.033 G | 11.29 M | 2.030 G | 1.000 | 1.001 | 43.0 MiB | 20.2 |" in readme
+    assert ("| inception_v2 | 224×224×3 | 11.29 M | 2.033 G | 11.29 M | 2.030 G | 1.000 | 1.001 | 43.0 MiB | 20.2 |"
+            in readme)
     assert b"\r" not in (tmp_path / "zoo.csv").read_bytes()
