@@ -153,3 +153,21 @@ def test_point_label_keeps_short_labels_and_names_repeated_networks_by_point():
             {"model": "mobilenet_v2 (train.learning_rate=0.0625, train.label_smoothing=0.1)", "point": "3/0"}]
     assert [point_label(r, rows) for r in rows] == [
         "resnet20 (se_position=standard)", "shufflenet_v1 [1/0]", "shufflenet_v1 [2/0]", "mobilenet_v2 [3/0]"]
+
+
+def test_training_seconds_add_up_every_invocation_of_a_resumed_job(tmp_path):
+    """results.json's wall_seconds covers only the invocation that finished; history.csv has every epoch."""
+    job = tmp_path / "multirun" / "zoo" / "t1" / "0"
+    job.mkdir(parents=True)
+    (job / "config.yaml").write_text(yaml.safe_dump({"seed": 42, "model": {"name": "alexnet"}}))
+    with (job / "history.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["epoch", "images_per_s", "epoch_seconds"])
+        writer.writeheader()
+        writer.writerows({"epoch": i, "images_per_s": 100.0, "epoch_seconds": s} for i, s in enumerate((300, 310, 290)))
+    (job / "results.json").write_text(json.dumps({"test_accuracy": 0.9, "wall_seconds": 350.0}))
+    out = tmp_path / "report"
+    (row,) = sweep_table.main([str(job.parent), "--out", str(out)])
+    assert row["train_seconds"] == 900.0 and row["wall_seconds"] == 350.0
+    assert "| 900 | 350 |" in (out / "README.md").read_text()
+    (again,) = sweep_table.main([str(job.parent), "--out", str(out), "--earlier", str(out / "results.csv")])
+    assert again["train_seconds"] == 900.0
