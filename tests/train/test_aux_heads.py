@@ -13,10 +13,14 @@ from src.train.aux_heads import aux_loss_weight, inference_network
 from tests.conftest import compose_config
 
 
-def test_googlenet_with_aux_heads_trains_and_ships_only_the_main_output(tmp_path, tiny_job):
+@pytest.mark.parametrize("network", [
+    ["model.batch_norm=true"],
+    # the zoo record's network (no BN, bfloat16); a low lr, since random data makes it diverge at 0.01
+    ["model.batch_norm=false", "train.precision=mixed_bfloat16", "train.learning_rate=0.001"],
+], ids=["bn-float32", "paper-bfloat16"])
+def test_googlenet_with_aux_heads_trains_and_ships_only_the_main_output(tmp_path, tiny_job, network):
     job = [o for o in tiny_job if not o.startswith("model=")] + [
-        "model=googlenet", "model.aux_logits=true", "model.batch_norm=true", "train.epochs=1",
-        "export=tflite",
+        "model=googlenet", "model.aux_logits=true", *network, "train.epochs=1", "export=tflite",
     ]
     results = train(compose_config(job, tmp_path))
     header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
@@ -26,6 +30,7 @@ def test_googlenet_with_aux_heads_trains_and_ships_only_the_main_output(tmp_path
     assert len(saved.outputs) == 1 and not any(layer.name.startswith("aux") for layer in saved.layers)
     assert results["params_total"] == saved.count_params()  # counted without the auxiliary heads
     assert results["tflite_top1_agreement"] == 1.0
+    assert all(w.dtype == "float32" for w in saved.weights)  # float32 whatever the training precision
     assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] == results["test_accuracy"]
 
 
