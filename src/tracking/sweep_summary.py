@@ -22,7 +22,7 @@ from src.train.jobfile import POINTER_FILE, read_job
 
 
 #: job.json statuses of a point that did not finish.
-NOT_FINISHED = ("failed", "interrupted", "killed", "running")
+NOT_FINISHED = ("failed", "interrupted", "killed", "running", "carried")
 
 
 def _overrides(point_dir: Path) -> list[str]:
