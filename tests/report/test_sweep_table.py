@@ -171,3 +171,29 @@ def test_training_seconds_add_up_every_invocation_of_a_resumed_job(tmp_path):
     assert "| 900 | 350 |" in (out / "README.md").read_text()
     (again,) = sweep_table.main([str(job.parent), "--out", str(out), "--earlier", str(out / "results.csv")])
     assert again["train_seconds"] == 900.0
+
+
+def test_a_report_is_re_rendered_from_its_committed_csv_alone_after_its_notes_change(tmp_path):
+    sweep, report = tmp_path / "sweep", tmp_path / "zoo_report"
+    _point(sweep, 0, "mobilenet_v3_small", {"test_accuracy": 0.93, "params_trainable": 1_527_818, "macs": 14_701_896,
+                                            "tflite_top1_agreement": 1.0, "wall_seconds": 900.0})
+    _point(sweep, 1, "igc", None)
+    report.mkdir()
+    (report / "NOTES.md").write_text("## Notes\nfirst version")
+    first = sweep_table.main([str(sweep), "--out", str(report)])
+    table = [line for line in (report / "README.md").read_text().splitlines() if line.startswith("| ")]
+    (report / "NOTES.md").write_text("## Notes\nsecond version")
+    csv_path = report / "results.csv"
+    again = sweep_table.main(["--earlier", str(csv_path), "--out", str(report)])  # no sweep folder any more
+    text = (report / "README.md").read_text()
+    assert [line for line in text.splitlines() if line.startswith("| ")] == table  # same rows, same figures
+    assert "second version" in text and "first version" not in text
+    assert f"--earlier {csv_path} --out {report}` from the committed results.csv alone" in text
+    assert text.startswith("# zoo_report\n") and "accuracy_vs_macs.png" in text
+    assert [r["test_accuracy"] for r in again] == [r.get("test_accuracy") for r in first]
+
+
+def test_neither_a_sweep_folder_nor_an_earlier_csv_is_refused_clearly(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        sweep_table.main(["--out", str(tmp_path / "r")])
+    assert "give a sweep folder" in capsys.readouterr().err
