@@ -331,9 +331,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         writer.writerows({k: r.get(k) for k in COLUMNS} for r in rows)
     title = args.title or (args.sweep_dirs[0].parent.name if args.sweep_dirs else args.out.name)
     plot = plot_accuracy_vs_macs(rows, args.out / "accuracy_vs_macs.png", title)
-    # The arguments to record: --out is needed only where no sweep folder names the report.
+    # The arguments to record, --out included, so that the header's command reruns as printed.
     command = " ".join([*map(str, args.sweep_dirs), *(["--earlier", str(args.earlier)] if args.earlier else []),
-                        *([] if args.sweep_dirs else ["--out", str(args.out)])])
+                        "--out", str(args.out)])
     write_markdown(rows, args.out / "README.md", title, command, plot,
                    [point_name(k, folder) for k, folder, _ in superseded], earlier_left_out,
                    from_csv_only=not args.sweep_dirs)

@@ -181,6 +181,8 @@ def test_a_report_is_re_rendered_from_its_committed_csv_alone_after_its_notes_ch
     report.mkdir()
     (report / "NOTES.md").write_text("## Notes\nfirst version")
     first = sweep_table.main([str(sweep), "--out", str(report)])
+    assert f"`python -m src.report.sweep_table {sweep} --out {report}` from the sweep's job folders" in (
+        report / "README.md").read_text()  # the header's command reruns as printed
     table = [line for line in (report / "README.md").read_text().splitlines() if line.startswith("| ")]
     (report / "NOTES.md").write_text("## Notes\nsecond version")
     csv_path = report / "results.csv"
