@@ -31,8 +31,10 @@ def read_job(job_dir: Path) -> dict[str, Any] | None:
 
 
 def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, Any]:
-    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); ``fresh`` drops the old record."""
-    record = {**({} if fresh else read_job(job_dir) or {}), **fields}
+    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); a field given as None is removed,
+    ``fresh`` drops the old record."""
+    merged = {**({} if fresh else read_job(job_dir) or {}), **fields}
+    record = {key: value for key, value in merged.items() if value is not None}
     atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
     return record
 

@@ -189,7 +189,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         clear_state(out)  # a reused folder's state belongs to another config, or resume=never
     write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
               host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
-              **git_info())
+              error=None, **git_info())  # a resumed job's last stop is no longer its error
     try:
         with _sigterm_as_interrupt():
             return _train(cfg, out, resuming=action == "resume",

@@ -75,7 +75,8 @@ def run_staged_job(
         return json.loads((out / "results.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, **git_info())
+              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, error=None,
+              **git_info())
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
         with tracking_run(cfg, record.get("mlflow_run_id")) as run:
