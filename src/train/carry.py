@@ -263,6 +263,7 @@ def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = No
         record = read_job(job) or {}
         carried = {"host": manifest.get("packed_on"), "packed_at": manifest.get("packed_at"),
                    "mlflow_run_id": record.get("mlflow_run_id")}
+        # pid and host None: write_job removes them (no process, no machine runs the carried job yet)
         fields: dict[str, Any] = {"status": "carried", "pid": None, "host": None, "carried_from": carried}
         if manifest.get("mlflow"):
             from src.tracking import resolve_tracking_uri

@@ -103,7 +103,8 @@ def test_pack_and_unpack_without_mlflow_keep_every_file_and_leave_temporaries_be
         if rel != "job.json":
             assert (dest / rel).read_bytes() == (job / rel).read_bytes(), rel
     record = json.loads((dest / "job.json").read_text())
-    assert record["status"] == "carried" and record["fingerprint"] == "f" * 64 and record["pid"] is None
+    assert record["status"] == "carried" and record["fingerprint"] == "f" * 64
+    assert "pid" not in record and "host" not in record, "the carried job names no process and no machine"
     assert not list((tmp_path / "new" / "sweep").glob(".*")), "no staging folder left"
 
 
