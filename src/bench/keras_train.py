@@ -2,6 +2,7 @@
 Keras runs (the GPU machine has JAX and no TensorFlow):
 
     python -m src.bench.keras_train <model> <size> <batch> <steps> <warmup> [precision] [jit 0|1]
+    python -m src.bench.keras_train --serve <model> <size> <batch> <precision> <jit 0|1> <knobs as JSON>
 
 Prints JSON: the seconds of each timed ``train_on_batch`` (forward + backward + SGD update; it returns
 Python floats, so each step waits for the device), the trainable parameter count, the forward
@@ -16,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -24,7 +27,9 @@ import numpy as np  # noqa: E402
 
 from src.bench.measure import keras_train_stepper, timed_rounds  # noqa: E402
 from src.bench.peers import CLASSES, TORCHVISION, build_ours  # noqa: E402
+from src.bench.step_server import serve  # noqa: E402
 from src.profiling import count_macs, count_params  # noqa: E402
+from src.compute_env import tensorflow_onednn  # noqa: E402
 from src.train.precision import dtype_policy  # noqa: E402
 
 
@@ -50,24 +55,50 @@ def matmul_precision() -> str:
     return str(jax.config.jax_default_matmul_precision)
 
 
-def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: str = "float32",
-         jit_compile: bool = True) -> dict:
+def build_step(name: str, size: int, batch: int, precision: str = "float32", jit_compile: bool = True,
+               knobs: dict | None = None) -> tuple[Callable[[], object], keras.Model]:
+    """(one ``train_on_batch`` of our ``name`` on a fixed batch, the model); ``knobs`` default to
+    torchvision's variant (`src.bench.peers.TORCHVISION`)."""
     keras.utils.set_random_seed(0)
-    knobs = TORCHVISION.get(name, (None, {}))[1]
+    knobs = TORCHVISION.get(name, (None, {}))[1] if knobs is None else knobs
     rng = np.random.default_rng(0)
     x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.integers(0, CLASSES, size=batch).astype("int32"))
     with dtype_policy(precision):
         model = build_ours(name, size, **knobs)
         step = keras_train_stepper(model, x, y, jit_compile)
+    return step, model
+
+
+def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: str = "float32",
+         jit_compile: bool = True) -> dict:
+    step, model = build_step(name, size, batch, precision, jit_compile)
     seconds = timed_rounds([step], steps, warmup)[0]
     return {"seconds": seconds, "params": count_params(model).trainable, "macs": count_macs(model).total,
             "backend": keras.backend.backend(),
             "device": device_name(), "keras": keras.__version__, "matmul_precision": matmul_precision(), "precision": precision, "jit_compile": jit_compile}
 
 
+def serve_step(name: str, size: int, batch: int, precision: str, jit_compile: bool, knobs: dict) -> None:
+    """Set up once, then one timed step per request (src/bench/step_server.py): a variant of ours that
+    needs a process of its own (another TF_ENABLE_ONEDNN_OPTS) joins the suite's interleaved rounds."""
+    step, model = build_step(name, size, batch, precision, jit_compile, knobs)
+
+    def timed() -> float:
+        start = time.perf_counter()
+        step()
+        return time.perf_counter() - start
+
+    serve(timed, {"params": count_params(model).trainable, "backend": keras.backend.backend(),
+                  "tf_onednn": tensorflow_onednn()})
+
+
 if __name__ == "__main__":
-    name, size, batch, steps, warmup, *rest = sys.argv[1:]
-    precision = rest[0] if rest else "float32"
-    jit = bool(int(rest[1])) if len(rest) > 1 else True
-    print(json.dumps(main(name, int(size), int(batch), int(steps), int(warmup), precision, jit)))
+    if sys.argv[1:2] == ["--serve"]:
+        name, size, batch, precision, jit, knobs_json = sys.argv[2:]
+        serve_step(name, int(size), int(batch), precision, bool(int(jit)), json.loads(knobs_json))
+    else:
+        name, size, batch, steps, warmup, *rest = sys.argv[1:]
+        precision = rest[0] if rest else "float32"
+        jit = bool(int(rest[1])) if len(rest) > 1 else True
+        print(json.dumps(main(name, int(size), int(batch), int(steps), int(warmup), precision, jit)))

@@ -25,7 +25,7 @@ import numpy as np
 
 from src.bench.model_throughput import compile_for_bench, timed_rounds
 
-__all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper", "torch_train_timing",
+__all__ = ["Timing", "timed_rounds", "timing", "matmul_limit", "keras_train_stepper",
            "inference_timings", "litert_latency", "pipeline_throughput", "peak_memory_mib"]
 
 
@@ -76,13 +76,6 @@ def json_of_module(module: str, *args: object, timeout: float = 3600) -> dict:
         raise RuntimeError(f"python -m {module} {' '.join(map(str, args))} failed (exit {proc.returncode}): "
                            f"{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def torch_train_timing(torchvision_name: str, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, int]:
-    """(seconds per training step, trainable parameters) of torchvision's network in a fresh process
-    (src/bench/torch_train.py: TensorFlow and PyTorch cannot share one here)."""
-    result = json_of_module("src.bench.torch_train", torchvision_name, size, batch, steps, warmup)
-    return timing(result["seconds"]), int(result["params"])
 
 
 def inference_timings(model: keras.Model, size: int, batch: int, steps: int, warmup: int) -> tuple[Timing, Timing]:

@@ -105,7 +105,7 @@ def build_pairs(size: int) -> list[dict]:
     return pairs
 
 
-def timed_rounds(steppers: Sequence[Callable[[], None]], steps: int, warmup: int) -> list[list[float]]:
+def timed_rounds(steppers: Sequence[Callable[[], object]], steps: int, warmup: int) -> list[list[float]]:
     """Seconds per step for each stepper: every round steps each once (order reversed on odd rounds);
     the first ``warmup`` rounds are discarded."""
     times: list[list[float]] = [[] for _ in steppers]

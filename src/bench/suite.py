@@ -4,18 +4,20 @@ throughput, LiteRT latency, peak memory, params and MACs, and the achieved multi
 fraction of a large matmul's, measured in the same run. Writes ``results.csv`` (one row per model, with
 hardware, library versions and commit) and ``summary.md`` into ``out_dir``.
 
-Ratios are the point (these machines are noisy): each model's Keras variants are timed in interleaved
-rounds; torchvision's is timed right after them in a process of its own (TensorFlow and PyTorch crash
-when they share one). Models are built at the paper variant (ImageNet stems) so that they are the same
+Ratios are the point (these machines are noisy): each model's variants are timed in interleaved rounds,
+one step each per round. torchvision's network, and ours with TensorFlow's oneDNN switched the other way,
+train in processes of their own (TensorFlow and PyTorch crash when they share one; TensorFlow reads the
+oneDNN switch at import) that the rounds step on demand (src/bench/step_server.py). Models are built at the paper variant (ImageNet stems) so that they are the same
 networks as keras.applications' and torchvision's, at the configured input size.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
-import platform
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,11 @@ from omegaconf import DictConfig
 from src.bench.csv_out import write_rows
 from src.bench.measure import (
     Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
-    pipeline_throughput, timed_rounds, timing, torch_train_timing,
+    pipeline_throughput, timed_rounds, timing,
 )
 from src.bench.peers import CLASSES, KERAS_APPLICATIONS, TORCHVISION, build_ours
+from src.bench.step_server import ProcessStepper
+from src.compute_env import cpu_model, tensorflow_onednn
 from src.errors import ConfigError
 from src.layers import set_batch_norm_fusion
 from src.models import list_models
@@ -63,12 +67,8 @@ def torch_available(setting: Any) -> bool:
 
 def environment() -> dict[str, str]:
     versions = library_versions(("tensorflow", "torch", "torchvision", "ai-edge-litert"))
-    cpu = platform.processor() or platform.machine()
-    with_name = Path("/proc/cpuinfo")
-    if with_name.exists():
-        names = [line.split(":", 1)[1].strip() for line in with_name.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "backend": keras.backend.backend(), "keras": keras.__version__,
+    return {"cpu": cpu_model(), "cores": str(os.cpu_count()), "backend": keras.backend.backend(),
+            "tf_onednn": tensorflow_onednn(), "keras": keras.__version__,
             "tensorflow": versions.get("tensorflow", "n/a"), "torch": versions.get("torch", "n/a"),
             "torchvision": versions.get("torchvision", "n/a"), "ai_edge_litert": versions.get("ai-edge-litert", "n/a"),
             "git_commit": git_info().get("git_commit", "")[:10]}
@@ -112,15 +112,33 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             raise AssertionError(f"{name}: {row['params']:,} trainable parameters, keras.applications "
                                  f"{row['keras_params']:,}: not the same network")
         steppers["keras"] = keras_train_stepper(reference, x, y, bool(cfg.jit_compile))
-    if name in TORCHVISION and use_torch:
-        torch_knobs = TORCHVISION[name][1]
-        if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
-            steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y, bool(cfg.jit_compile))
-
-    print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds", flush=True)
-    times = {key: timing(seconds) for key, seconds in zip(steppers, timed_rounds(list(steppers.values()), steps, warmup))}
-    if name in TORCHVISION and use_torch:  # right after ours, in a process of its own
-        times["torch"], row["torch_params"] = torch_train_timing(TORCHVISION[name][0], size, batch, steps, warmup)
+    with ExitStack() as workers:
+        if cfg.get("onednn_variant", False) and keras.backend.backend() == "tensorflow":
+            # the same network with TensorFlow's oneDNN switched the other way: a process of its own, since
+            # TensorFlow reads the switch at import (src/__init__.py)
+            other = "off" if tensorflow_onednn() == "on" else "on"
+            steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(ProcessStepper(
+                "src.bench.keras_train", "--serve", name, size, batch, "float32", int(bool(cfg.jit_compile)),
+                json.dumps(knobs), env={"TF_ENABLE_ONEDNN_OPTS": "0" if other == "off" else "1"}))
+            if variant.ready["tf_onednn"] != other or variant.ready["params"] != row["params"]:
+                raise AssertionError(f"{name}: the oneDNN-{other} worker ran with oneDNN {variant.ready['tf_onednn']} "
+                                     f"and {variant.ready['params']:,} parameters (ours: {row['params']:,})")
+        if name in TORCHVISION and use_torch:
+            torch_name, torch_knobs = TORCHVISION[name]
+            if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
+                steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y,
+                                                          bool(cfg.jit_compile))
+            # torchvision's step in a process of its own, stepped in the same rounds as ours
+            steppers["torch"] = workers.enter_context(
+                ProcessStepper("src.bench.torch_train", "--serve", torch_name, size, batch))
+            row["torch_params"] = int(steppers["torch"].ready["params"])
+            if row["torch_params"] != row["params"]:
+                raise AssertionError(f"{name}: {row['params']:,} trainable parameters, torchvision's "
+                                     f"{torch_name} {row['torch_params']:,}: not the same network")
+        print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds",
+              flush=True)
+        rounds = timed_rounds(list(steppers.values()), steps, warmup)
+    times = {key: timing(seconds) for key, seconds in zip(steppers, rounds)}
     for key, t in times.items():
         row.update(t.rates(batch, f"train_{key}_img_s"))
     row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
@@ -130,6 +148,10 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             row[f"xla_{'on' if other == 'ours_xla' else 'off'}_over_default"] = row[f"train_{other}_img_s"] / row["train_ours_img_s"]
     if "ours_unfused_bn" in times:
         row["fused_bn_speedup"] = row["train_ours_img_s"] / row["train_ours_unfused_bn_img_s"]
+    for other in ("off", "on"):  # oneDNN on over off, whichever side the suite's own process is
+        if f"ours_onednn_{other}" in times:
+            on, off = ("ours", f"ours_onednn_{other}") if other == "off" else (f"ours_onednn_{other}", "ours")
+            row["onednn_speedup"] = row[f"train_{on}_img_s"] / row[f"train_{off}_img_s"]
     if "keras" in times:
         row["ratio_vs_keras"] = row["train_ours_img_s"] / row["train_keras_img_s"]
     if "torch" in times:
@@ -199,7 +221,7 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
         "`" + " ".join(["python -m src.bench", *cfg.get("overrides", [])]) + "`",
         "",
         f"{env['cpu']}, {env['cores']} cores; Keras {env['keras']} on {env['backend']} (TensorFlow "
-        f"{env['tensorflow']}), torch {env['torch']} / torchvision {env['torchvision']}, ai-edge-litert "
+        f"{env['tensorflow']}, oneDNN {env['tf_onednn']}), torch {env['torch']} / torchvision {env['torchvision']}, ai-edge-litert "
         f"{env['ai_edge_litert']}; commit {env['git_commit']}; wall {wall / 60:.1f} min.",
         f"Training: batch {cfg.batch}, SGD, `train_on_batch` (XLA {'on' if cfg.jit_compile else 'off'}), medians of "
         f"{cfg.steps} steps after {cfg.warmup} warm-up steps, each model's variants timed in interleaved rounds; "
@@ -207,9 +229,9 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
         f"{cfg.matmul_n ** 3 / limit.median / 1e9:.1f} G multiply-adds/s.",
         "",
         "| model | input | params | MACs (M) | ours img/s | keras.applications img/s | ours / keras | torchvision img/s "
-        "| ours / torch | other XLA setting / default | fused BN / unfused | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
+        "| ours / torch | other XLA setting / default | fused BN / unfused | oneDNN on / off | training MAC/s (G) | of matmul | infer b1 ms | infer b64 img/s | LiteRT 1t ms | LiteRT 2t ms "
         "| peak RSS MiB (model's share) | pipeline img/s (× training) |",
-        "|" + "---|" * 19,
+        "|" + "---|" * 20,
     ]
     for r in rows:
         lines.append(
@@ -218,7 +240,8 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
             f"| {_fmt(r, 'ratio_vs_keras', '{:.2f}×')} | {_fmt(r, 'train_torch_img_s', '{:.1f}')} "
             f"| {_fmt(r, 'ratio_vs_torch', '{:.2f}×')} "
             f"| {_fmt(r, 'xla_on_over_default', '{:.2f}×') if 'xla_on_over_default' in r else _fmt(r, 'xla_off_over_default', '{:.2f}×')} "
-            f"| {_fmt(r, 'fused_bn_speedup', '{:.2f}×')} | {r['train_macs_per_s'] / 1e9:.1f} "
+            f"| {_fmt(r, 'fused_bn_speedup', '{:.2f}×')} | {_fmt(r, 'onednn_speedup', '{:.2f}×')} "
+            f"| {r['train_macs_per_s'] / 1e9:.1f} "
             f"| {100 * r['fraction_of_matmul']:.0f} % | {_fmt(r, 'infer_b1_ms', '{:.1f}')} "
             f"| {_fmt(r, f'infer_b{cfg.infer_batch}_img_s', '{:.0f}')} | {_fmt(r, 'litert_1t_ms', '{:.2f}')} "
             f"| {_fmt(r, 'litert_2t_ms', '{:.2f}')} | {_fmt(r, 'peak_rss_mib')} ({_fmt(r, 'model_rss_mib')}) "
@@ -226,5 +249,8 @@ def summary_markdown(rows: list[dict[str, Any]], cfg: DictConfig, env: dict[str,
     lines += ["", "Raw figures with min/max: `results.csv`. Where torchvision's variant differs from our default "
               "(ResNet-50 v1.5), the torch ratio uses ours built as that variant. "
               "Fused BN / unfused: ours against the same network with Keras' own (unfused) BatchNormalization, "
-              "timed in the same rounds (src/layers/batch_norm.py); keras.applications' networks use Keras' own.", ""]
+              "timed in the same rounds (src/layers/batch_norm.py); keras.applications' networks use Keras' own. "
+              "oneDNN on / off: ours with TensorFlow's oneDNN kernels on over off (src/__init__.py turns them on), "
+              "the other setting in a process of its own stepped in the same rounds; torchvision's network also "
+              "trains in a process of its own, stepped in the same rounds (src/bench/step_server.py).", ""]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""What a run needs to be reproduced: config, git commit, library versions."""
+"""What a run needs to be reproduced: config, git commit, library versions, and the compute settings
+that change its numbers (Keras backend, TensorFlow's oneDNN switch, the CPU)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
+
+from src.compute_env import compute_environment, tensorflow_onednn
+
+__all__ = ["compute_environment", "flatten_config", "git_info", "library_versions", "tensorflow_onednn"]
 
 LIBRARIES = (
     "tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "hydra-core", "omegaconf",

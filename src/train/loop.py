@@ -114,7 +114,7 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
         return nullcontext(None)
     import mlflow
 
-    from src.tracking import git_info, library_versions, resolve_tracking_uri, setup_experiment
+    from src.tracking import compute_environment, git_info, library_versions, resolve_tracking_uri, setup_experiment
 
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     experiment_id = setup_experiment(cfg.experiment_name, uri)
@@ -123,6 +123,7 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
         return mlflow.start_run(run_id=resume_run_id)
     tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info()}
     tags.update({f"version.{k}": v for k, v in library_versions().items()})
+    tags.update({f"env.{k}": v for k, v in compute_environment().items()})
     return mlflow.start_run(
         experiment_id=experiment_id,
         run_name=cfg.get("run_name") or None,

@@ -7,6 +7,8 @@ import csv
 import pytest
 from omegaconf import OmegaConf
 
+from src.bench import suite
+from src.bench.step_server import ProcessStepper
 from src.bench.suite import run_suite
 from src.errors import ConfigError
 from tests.conftest import ROOT
@@ -27,6 +29,9 @@ def test_suite_measures_ours_beside_keras_applications_and_writes_csv_and_summar
     assert row["train_ours_img_s"] > 0 and row["train_keras_img_s"] > 0
     assert row["ratio_vs_keras"] == pytest.approx(row["train_ours_img_s"] / row["train_keras_img_s"])
     assert row["fused_bn_speedup"] == pytest.approx(row["train_ours_img_s"] / row["train_ours_unfused_bn_img_s"])
+    # the package turns oneDNN on (src/__init__.py); the variant trained in a worker process with it off
+    assert row["tf_onednn"] == "on"
+    assert row["onednn_speedup"] == pytest.approx(row["train_ours_img_s"] / row["train_ours_onednn_off_img_s"])
     assert 0 < row["fraction_of_matmul"] and row["train_macs_per_s"] == pytest.approx(3 * row["macs"] * row["train_ours_img_s"])
     assert row["infer_b1_ms"] > 0 and row["litert_1t_ms"] > 0 and row["pipeline_img_s"] > 0
     assert row["peak_rss_mib"] >= row["rss_after_imports_mib"] > 100
@@ -43,3 +48,28 @@ def test_unknown_model_and_missing_torch_are_config_errors(tmp_path, monkeypatch
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="pip install torch"):
         run_suite(bench_config(tmp_path, models=["resnet50"], torch=True))
+
+
+def _torch_redirected_to_a_fake(params: int):
+    """ProcessStepper as the suite calls it, but torchvision's worker is tests/bench/fake_step_server.py
+    (10 ms steps, ``params`` trainable parameters): the suite's torch wiring without PyTorch."""
+    def stepper(module, *args, **kwargs):
+        if module == "src.bench.torch_train":
+            assert args[:2] == ("--serve", "squeezenet1_1")
+            return ProcessStepper("tests.bench.fake_step_server", "ok", env={"FAKE_PARAMS": str(params)})
+        return ProcessStepper(module, *args, **kwargs)
+    return stepper
+
+
+def test_torchvision_is_stepped_in_the_same_rounds_and_must_be_the_same_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "torch_available", lambda setting: True)
+    tiny = dict(models=["squeezenet1_1"], steps=2, inference=False, litert=False, memory=False, pipeline=False,
+                xla_variant=False, onednn_variant=False)
+    monkeypatch.setattr(suite, "ProcessStepper", _torch_redirected_to_a_fake(727_626))
+    row = run_suite(bench_config(tmp_path, **tiny))[0]
+    assert row["torch_params"] == row["params"] == 727_626
+    assert 4 / 0.5 < row["train_torch_img_s"] < 4 / 0.01  # 4 images per fake 10 ms step, plus a pipe round trip
+    assert row["ratio_vs_torch"] == pytest.approx(row["train_ours_img_s"] / row["train_torch_img_s"])
+    monkeypatch.setattr(suite, "ProcessStepper", _torch_redirected_to_a_fake(7))
+    with pytest.raises(AssertionError, match="torchvision's squeezenet1_1 7: not the same network"):
+        run_suite(bench_config(tmp_path, **tiny))

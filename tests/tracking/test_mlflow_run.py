@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import mlflow
 import pytest
 
 from src.errors import ConfigError
-from src.tracking import flatten_config, git_info, library_versions
+from src.tracking import compute_environment, flatten_config, git_info, library_versions
 from src.tracking.store import resolve_tracking_uri
 from src.train import train
 from tests.conftest import compose_config
@@ -25,6 +29,7 @@ def test_job_is_recorded_with_config_provenance_metrics_and_artifacts(tmp_path, 
     assert len(params["data.fingerprint"]) == 64 and "mean" in params["data.normalization"]
     assert tags["seed"] == "42" and tags["git_commit"] and tags["git_dirty"] in ("true", "false", "unknown")
     assert tags["version.tensorflow"].startswith("2.21") and tags["version.keras"].startswith("3.")
+    assert tags["env.keras_backend"] == "tensorflow" and tags["env.tf_onednn"] == "on" and tags["env.cpu"]
     assert metrics["test_accuracy"] == pytest.approx(results["test_accuracy"])
     assert metrics["params_trainable"] == 269_434 and metrics["macs"] > 0
     assert metrics["tflite_top1_agreement"] >= 0.999 and metrics["tflite_max_abs_logit_diff"] < 1e-3
@@ -60,3 +65,23 @@ def test_provenance_helpers():
     assert flatten_config({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]", "d": "None"}
     assert len(git_info()["git_commit"]) in (40, 7)  # a commit hash ("unknown" has 7 letters)
     assert library_versions()["tensorflow"].startswith("2.21")
+
+
+ONEDNN_PROBE = ("import src, tensorflow; from src.tracking.provenance import tensorflow_onednn; "
+                "print(tensorflow_onednn())")
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "on"), ("0", "off")])
+def test_importing_the_package_turns_tensorflows_onednn_on_unless_the_user_said_no(setting, expected):
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    proc = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == expected
+
+
+def test_compute_environment_names_backend_onednn_and_cpu():
+    env = compute_environment()
+    assert env["keras_backend"] == "tensorflow" and env["tf_onednn"] in ("on", "off")
+    assert env["cpu"] and int(env["cpu_count"]) >= 1
