@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
+from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers.deformable_conv import DeformableConv2D  # noqa: E402
 
 # (batch, height, width, in channels, filters, kernel)
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     backend = keras.backend.backend()
     jits = {"off": [False], "on": [True], "both": [False, True]}[args.jit]
-    print(f"backend={backend} keras={keras.__version__} cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
+    print(f"backend={backend} keras={keras.__version__} cpu={cpu_model()} tf_onednn={tensorflow_onednn()} cores={os.cpu_count()}")
     cell = lambda r: f"{r[0]:7.1f} ({r[1]:.1f}-{r[2]:.1f})"  # noqa: E731
     header = f"{'shape N,H,W,Cin->Cout k':<26} {'jit':>3} {'conv fwd ms':>20} {'deform fwd ms':>22} {'ratio':>6}"
     print(header + f" {'conv train ms':>20} {'deform train ms':>22} {'ratio':>6}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
+from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers import GroupedConv2D  # noqa: E402
 from src.models.igc import NarrowGroupedConv2D  # noqa: E402
 
@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     backend = keras.backend.backend()
     print(f"backend={backend} jit_compile={jit_compile()} keras={keras.__version__} "
-          f"cpu={platform.processor() or platform.machine()} cores={os.cpu_count()}")
+          f"cpu={cpu_model()} tf_onednn={tensorflow_onednn()} cores={os.cpu_count()}")
     print(f"{'shape (N,H,W,C) g k':<28} {'split ms':>20} {'native ms':>20} {'dense g=1 ms':>20} {'native/split':>12}"
           f" {'narrow ms':>20}")
     rows = []

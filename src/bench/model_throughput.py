@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from src.bench.csv_out import write_rows  # noqa: E402
 from src.bench.peers import CLASSES  # noqa: E402
+from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers import set_grouped_conv_implementation  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402
 
@@ -127,7 +127,8 @@ def environment() -> dict[str, str]:
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "tensorflow": library_versions(("tensorflow",)).get("tensorflow", "n/a"),
-        "cpu": platform.processor() or platform.machine(),
+        "tf_onednn": tensorflow_onednn(),
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
     }
 
