@@ -2,7 +2,7 @@
 Keras runs (the GPU machine has JAX and no TensorFlow):
 
     python -m src.bench.keras_train <model> <size> <batch> <steps> <warmup> [precision] [jit 0|1]
-    python -m src.bench.keras_train --serve <model> <size> <batch> <precision> <jit 0|1> <knobs as JSON>
+    python -m src.bench.keras_train --serve <model> <size> <batch> <precision> <jit 0|1> <options as JSON>
 
 Prints JSON: the seconds of each timed ``train_on_batch`` (forward + backward + SGD update; it returns
 Python floats, so each step waits for the device), the trainable parameter count, the forward
@@ -56,16 +56,16 @@ def matmul_precision() -> str:
 
 
 def build_step(name: str, size: int, batch: int, precision: str = "float32", jit_compile: bool = True,
-               knobs: dict | None = None) -> tuple[Callable[[], object], keras.Model]:
+               knobs: dict | None = None, channels: int = 3) -> tuple[Callable[[], object], keras.Model]:
     """(one ``train_on_batch`` of our ``name`` on a fixed batch, the model); ``knobs`` default to
     torchvision's variant (`src.bench.peers.TORCHVISION`)."""
     keras.utils.set_random_seed(0)
     knobs = TORCHVISION.get(name, (None, {}))[1] if knobs is None else knobs
     rng = np.random.default_rng(0)
-    x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, 3)).astype("float32"))
+    x = keras.ops.convert_to_tensor(rng.normal(size=(batch, size, size, channels)).astype("float32"))
     y = keras.ops.convert_to_tensor(rng.integers(0, CLASSES, size=batch).astype("int32"))
     with dtype_policy(precision):
-        model = build_ours(name, size, **knobs)
+        model = build_ours(name, size, channels, **knobs)
         step = keras_train_stepper(model, x, y, jit_compile)
     return step, model
 
@@ -79,24 +79,31 @@ def main(name: str, size: int, batch: int, steps: int, warmup: int, precision: s
             "device": device_name(), "keras": keras.__version__, "matmul_precision": matmul_precision(), "precision": precision, "jit_compile": jit_compile}
 
 
-def serve_step(name: str, size: int, batch: int, precision: str, jit_compile: bool, knobs: dict) -> None:
+def serve_step(name: str, size: int, batch: int, precision: str, jit_compile: bool, options: dict) -> None:
     """Set up once, then one timed step per request (src/bench/step_server.py): a variant of ours that
-    needs a process of its own (another TF_ENABLE_ONEDNN_OPTS) joins the suite's interleaved rounds."""
-    step, model = build_step(name, size, batch, precision, jit_compile, knobs)
+    needs a process of its own (another TF_ENABLE_ONEDNN_OPTS) joins interleaved rounds. ``options``:
+    ``knobs`` (default torchvision's variant), ``channels`` (3), ``deterministic`` (TensorFlow's op
+    determinism, as the training jobs run; false)."""
+    if options.get("deterministic") and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    step, model = build_step(name, size, batch, precision, jit_compile, options.get("knobs"),
+                             int(options.get("channels", 3)))
 
     def timed() -> float:
         start = time.perf_counter()
         step()
         return time.perf_counter() - start
 
-    serve(timed, {"params": count_params(model).trainable, "backend": keras.backend.backend(),
-                  "tf_onednn": tensorflow_onednn()})
+    serve(timed, {"params": count_params(model).trainable, "macs": count_macs(model).total,
+                  "backend": keras.backend.backend(), "tf_onednn": tensorflow_onednn()})
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        name, size, batch, precision, jit, knobs_json = sys.argv[2:]
-        serve_step(name, int(size), int(batch), precision, bool(int(jit)), json.loads(knobs_json))
+        name, size, batch, precision, jit, options = sys.argv[2:]
+        serve_step(name, int(size), int(batch), precision, bool(int(jit)), json.loads(options))
     else:
         name, size, batch, steps, warmup, *rest = sys.argv[1:]
         precision = rest[0] if rest else "float32"

@@ -35,6 +35,8 @@ TORCHVISION: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def build_ours(name: str, size: int, **knobs: Any) -> keras.Model:
-    """Our ``name`` at the paper variant, ``size``×``size``×3 input, 10 classes, logits out."""
-    return build_model(name, input_shape=(size, size, 3), classes=CLASSES, classifier_activation=None, **knobs)
+def build_ours(name: str, size: int, channels: int = 3, **knobs: Any) -> keras.Model:
+    """Our ``name`` at the paper variant (or as ``knobs`` say), ``size``×``size``×``channels`` input,
+    10 classes, logits out."""
+    return build_model(name, input_shape=(size, size, channels), classes=CLASSES, classifier_activation=None,
+                       **knobs)

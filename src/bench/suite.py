@@ -119,7 +119,7 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             other = "off" if tensorflow_onednn() == "on" else "on"
             steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(ProcessStepper(
                 "src.bench.keras_train", "--serve", name, size, batch, "float32", int(bool(cfg.jit_compile)),
-                json.dumps(knobs), env={"TF_ENABLE_ONEDNN_OPTS": "0" if other == "off" else "1"}))
+                json.dumps({"knobs": knobs}), env={"TF_ENABLE_ONEDNN_OPTS": "0" if other == "off" else "1"}))
             if variant.ready["tf_onednn"] != other or variant.ready["params"] != row["params"]:
                 raise AssertionError(f"{name}: the oneDNN-{other} worker ran with oneDNN {variant.ready['tf_onednn']} "
                                      f"and {variant.ready['params']:,} parameters (ours: {row['params']:,})")
