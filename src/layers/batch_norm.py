@@ -4,7 +4,7 @@ Keras 3's ``BatchNormalization`` computes the batch moments and the normalisatio
 (Mean, SquaredDifference, Sub, Mul, Tile, …), and their gradients as many more; in a profile of a
 ShuffleNet v1 training step on this 2-core CPU they outweighed the convolutions' backward passes.
 TensorFlow's ``FusedBatchNormV3`` (and its fused gradient) does the same work in one oneDNN kernel each
-way: whole networks train 8–21 % faster with it (experiments/bench/suite, ``fused BN / unfused``).
+way: whole networks train 8–21 % faster with it (experiments/bench/suite_avx512, ``fused BN / unfused``).
 
 This subclass keeps Keras' layer, weights, config and inference path. Only a training call on the
 TensorFlow backend with a 4-D, channels-last input (no mask, no renorm) whose channel count is a
