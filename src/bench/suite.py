@@ -7,8 +7,9 @@ hardware, library versions and commit) and ``summary.md`` into ``out_dir``.
 Ratios are the point (these machines are noisy): each model's variants are timed in interleaved rounds,
 one step each per round. torchvision's network, and ours with TensorFlow's oneDNN switched the other way,
 train in processes of their own (TensorFlow and PyTorch crash when they share one; TensorFlow reads the
-oneDNN switch at import) that the rounds step on demand (src/bench/step_server.py). Models are built at the paper variant (ImageNet stems) so that they are the same
-networks as keras.applications' and torchvision's, at the configured input size.
+oneDNN switch at import) that the rounds step on demand (src/bench/step_server.py). Models are built at
+the paper variant (ImageNet stems) so that they are the same networks as keras.applications' and
+torchvision's, at the configured input size.
 """
 
 from __future__ import annotations
