@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 from src.bench.measure import keras_train_stepper, timed_rounds  # noqa: E402
 from src.bench.peers import CLASSES, TORCHVISION, build_ours  # noqa: E402
 from src.bench.step_server import serve  # noqa: E402
-from src.profiling import count_macs, count_params  # noqa: E402
 from src.compute_env import tensorflow_onednn  # noqa: E402
+from src.profiling import count_macs, count_params  # noqa: E402
 from src.train.precision import dtype_policy  # noqa: E402
 
 

@@ -32,17 +32,23 @@ MODELS = ("resnet20", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "shu
 SETTINGS = ("on", "off")
 
 
+def onednn_worker(setting: str, name: str, size: int, batch: int, jit_compile: bool, options: dict) -> ProcessStepper:
+    """Our ``name`` training in a worker process (`src.bench.keras_train --serve`, float32) with TensorFlow's
+    oneDNN ``setting`` ('on' or 'off'), checked against what the worker reports it ran with."""
+    worker = ProcessStepper("src.bench.keras_train", "--serve", name, size, batch, "float32", int(jit_compile),
+                            json.dumps(options), env={"TF_ENABLE_ONEDNN_OPTS": "1" if setting == "on" else "0"})
+    if worker.ready["tf_onednn"] != setting:
+        worker.close()
+        raise RuntimeError(f"{name}: the oneDNN-{setting} worker ran with oneDNN {worker.ready['tf_onednn']}")
+    return worker
+
+
 def measure(name: str, args: argparse.Namespace) -> dict:
     """One row: the network's training images/s with oneDNN on and off, and on over off."""
-    options = json.dumps({"knobs": dict(get_spec(name).small_knobs), "channels": args.channels,
-                          "deterministic": True})
-    common = ("--serve", name, args.size, args.batch, "float32", 0, options)
+    options = {"knobs": dict(get_spec(name).small_knobs), "channels": args.channels, "deterministic": True}
+    common = (name, args.size, args.batch, False, options)
     row: dict = {"model": name, "size": args.size, "channels": args.channels, "batch": args.batch}
-    with ProcessStepper("src.bench.keras_train", *common, env={"TF_ENABLE_ONEDNN_OPTS": "1"}) as on, \
-            ProcessStepper("src.bench.keras_train", *common, env={"TF_ENABLE_ONEDNN_OPTS": "0"}) as off:
-        for setting, worker in zip(SETTINGS, (on, off)):
-            if worker.ready["tf_onednn"] != setting:
-                raise RuntimeError(f"{name}: the oneDNN-{setting} worker ran with oneDNN {worker.ready['tf_onednn']}")
+    with onednn_worker("on", *common) as on, onednn_worker("off", *common) as off:
         row.update(params=on.ready["params"], macs=on.ready["macs"])
         print(f"[{name}] {args.size}x{args.size}x{args.channels}, batch {args.batch}: oneDNN on and off in "
               "interleaved rounds", flush=True)

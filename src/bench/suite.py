@@ -15,7 +15,6 @@ torchvision's, at the configured input size.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import time
 from contextlib import ExitStack
@@ -31,6 +30,7 @@ from src.bench.measure import (
     Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
     pipeline_throughput, timed_rounds, timing,
 )
+from src.bench.onednn import onednn_worker
 from src.bench.peers import CLASSES, KERAS_APPLICATIONS, TORCHVISION, build_ours
 from src.bench.step_server import ProcessStepper
 from src.compute_env import cpu_model, tensorflow_onednn
@@ -118,12 +118,11 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             # the same network with TensorFlow's oneDNN switched the other way: a process of its own, since
             # TensorFlow reads the switch at import (src/__init__.py)
             other = "off" if tensorflow_onednn() == "on" else "on"
-            steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(ProcessStepper(
-                "src.bench.keras_train", "--serve", name, size, batch, "float32", int(bool(cfg.jit_compile)),
-                json.dumps({"knobs": knobs}), env={"TF_ENABLE_ONEDNN_OPTS": "0" if other == "off" else "1"}))
-            if variant.ready["tf_onednn"] != other or variant.ready["params"] != row["params"]:
-                raise AssertionError(f"{name}: the oneDNN-{other} worker ran with oneDNN {variant.ready['tf_onednn']} "
-                                     f"and {variant.ready['params']:,} parameters (ours: {row['params']:,})")
+            steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(
+                onednn_worker(other, name, size, batch, bool(cfg.jit_compile), {"knobs": knobs}))
+            if variant.ready["params"] != row["params"]:
+                raise AssertionError(f"{name}: the oneDNN-{other} worker built {variant.ready['params']:,} "
+                                     f"parameters (ours: {row['params']:,})")
         if name in TORCHVISION and use_torch:
             torch_name, torch_knobs = TORCHVISION[name]
             if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
@@ -149,10 +148,10 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             row[f"xla_{'on' if other == 'ours_xla' else 'off'}_over_default"] = row[f"train_{other}_img_s"] / row["train_ours_img_s"]
     if "ours_unfused_bn" in times:
         row["fused_bn_speedup"] = row["train_ours_img_s"] / row["train_ours_unfused_bn_img_s"]
-    for other in ("off", "on"):  # oneDNN on over off, whichever side the suite's own process is
-        if f"ours_onednn_{other}" in times:
-            on, off = ("ours", f"ours_onednn_{other}") if other == "off" else (f"ours_onednn_{other}", "ours")
-            row["onednn_speedup"] = row[f"train_{on}_img_s"] / row[f"train_{off}_img_s"]
+    if "ours_onednn_off" in times:  # oneDNN on over off, whichever setting the suite's own process has
+        row["onednn_speedup"] = row["train_ours_img_s"] / row["train_ours_onednn_off_img_s"]
+    elif "ours_onednn_on" in times:
+        row["onednn_speedup"] = row["train_ours_onednn_on_img_s"] / row["train_ours_img_s"]
     if "keras" in times:
         row["ratio_vs_keras"] = row["train_ours_img_s"] / row["train_keras_img_s"]
     if "torch" in times:
