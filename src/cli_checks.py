@@ -79,7 +79,7 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
         return None
 
     from hydra import compose, initialize_config_dir
-    from omegaconf import DictConfig
+    from omegaconf import DictConfig, OmegaConf
 
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
@@ -91,12 +91,14 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
         for part in key.split("."):
             if not isinstance(node, DictConfig):
                 break
-            if part not in node:
+            if part not in node.keys():  # not `in node`: OmegaConf says False for a MISSING (???) field
                 where = ".".join(path) or "the top level"
                 full = ".".join([*path, part])
                 hint = did_you_mean(full, [".".join([*path, str(k)]) for k in node.keys()])
                 return (f"Unknown config field '{full}'.{hint} "
                         f"Fields of {where}: {', '.join(str(k) for k in node.keys())}. "
                         f"(To add a new field on purpose: +{key}=...)")
+            if OmegaConf.is_missing(node, part):  # a mandatory field the user sets now: nothing below it
+                break
             node, path = node[part], [*path, part]
     return None

@@ -35,6 +35,9 @@ def test_typos_are_named_with_the_closest_match(args, expected):
         ["+train.new_field=1", "~export", "hydra.run.dir=/tmp/x"],  # additions, deletions, Hydra's own: Hydra's job
         ["--config-path", "/elsewhere", "--config-name", "config", "whatever=1"],  # another config: not ours to check
         ["-m", "seed=range(0,3)", "model=resnet20,resnet32"],
+        # mandatory (???) fields: OmegaConf's `in` says False for them, they must still be accepted
+        ["data=image_folder", "data.root=/path", "model=mobilenet_v2"],
+        ["experiment=shufflenet_groups", "scale=full", "data.root=/path/to/imagenet"],
         [],
     ],
 )
