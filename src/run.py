@@ -1,4 +1,5 @@
-"""Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
+"""Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``, or
+``python -m src.run --rerun <MLflow run id | job folder> [key=value ...]`` (src/tracking/rerun.py).
 
 A thin Hydra wrapper around `src.train.train` (`src.distill.distill` for ``task=distill``,
 `src.compress.job.compress` for ``task=compress``, `src.compress.dsd.dsd` for ``task=dsd``); user errors
@@ -90,9 +91,17 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
 
 if __name__ == "__main__":
     from src.cli_checks import check_overrides
+    from src.tracking.rerun import rerun_argv
 
     problem = check_overrides(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    try:
+        rerun = rerun_argv(sys.argv[1:])  # --rerun <run id | job folder>: its recorded config
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if rerun is not None:
+        sys.argv = [sys.argv[0], *rerun]
     main()

@@ -67,3 +67,36 @@ def test_rerunning_the_recorded_config_reproduces_the_job(tmp_path):
     a = json.loads((tmp_path / "a" / "out" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
     assert a["test_loss"] == b["test_loss"] and a["test_accuracy"] == b["test_accuracy"]
+
+
+def test_rerun_by_job_folder_or_mlflow_run_id_warns_on_changed_data_or_commit(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    job = [o for o in TINY_JOB if o != "logger=none"]
+    first = run_cli([*job, "train.epochs=1", "seed=5"], tmp_path / "a", env={"MLFLOW_TRACKING_URI": uri})
+    assert first.returncode == 0, first.stderr[-2000:]
+    folder = tmp_path / "a" / "out"
+    record = json.loads((folder / "job.json").read_text())
+    run_id = record["mlflow_run_id"]
+    expected = json.loads((folder / "results.json").read_text())["test_loss"]
+
+    by_id = run_cli(["--rerun", run_id], tmp_path / "b", env={"MLFLOW_TRACKING_URI": uri})
+    assert by_id.returncode == 0, by_id.stderr[-2000:]
+    assert f"re-running MLflow run {run_id}" in by_id.stderr
+    assert "fingerprint" not in by_id.stderr  # same data
+    assert json.loads((tmp_path / "b" / "out" / "results.json").read_text())["test_loss"] == expected
+
+    (folder / "job.json").write_text(json.dumps({**record, "data_fingerprint": "0" * 64, "git_commit": "deadbeef" * 5}))
+    by_folder = run_cli(["--rerun", str(folder), "logger.enabled=false"], tmp_path / "c")
+    assert by_folder.returncode == 0, by_folder.stderr[-2000:]
+    assert "warning: the data's fingerprint is" in by_folder.stderr
+    assert "warning: the job ran at git commit deadbeefde" in by_folder.stderr
+    assert json.loads((tmp_path / "c" / "out" / "results.json").read_text())["test_loss"] == expected
+
+
+def test_rerun_of_an_unknown_run_or_with_a_group_override_is_one_line_and_exit_2(tmp_path):
+    proc = run_cli(["--rerun", "0123456789abcdef"], tmp_path,
+                   env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    assert proc.returncode == 2
+    assert "no such MLflow run" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli(["--rerun", str(tmp_path), "logger=none"], tmp_path)
+    assert proc.returncode == 2 and "not config groups (logger=none)" in proc.stderr

@@ -352,6 +352,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     atomic_write_text(out / "macs.txt", macs.table())
+    write_job(out, data_fingerprint=splits.fingerprint)  # `--rerun <job folder>` checks the data against it
     with tracking_run(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
         if run:
