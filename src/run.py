@@ -38,6 +38,10 @@ def main(cfg: DictConfig) -> float | None:
         # never nests under the parent run of the sweep it was recorded in.
         cfg.output_dir = hc.runtime.output_dir
         cfg.parent_run_id = None
+        if not cfg.get("run_name"):  # a name that says what the run is (src/tracking/naming.py)
+            from src.tracking.naming import run_name
+
+            cfg.run_name = run_name(cfg.model.name, cfg.seed, hc.overrides.task)
         # Where earlier jobs of this experiment live (resume=auto looks there for the same config):
         # outputs/<experiment>/ for single jobs, multirun/<experiment>/ for sweeps, whose finished
         # points are skipped on a re-run.

@@ -52,6 +52,11 @@ def test_sweep_gets_a_parent_run_with_one_nested_run_per_point(tmp_path):
     assert len(children) == 2 and {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     assert sorted(r.data.params["seed"] for r in children) == ["1", "2"]
     assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in children)
+    # named for a person: the parent after the experiment, points by model and seed, with descriptions
+    assert parents[0].info.run_name == "sweep_test sweep multi"
+    assert sorted(r.info.run_name.split()[:2] for r in children) == [["resnet20", "seed=1"], ["resnet20", "seed=2"]]
+    assert all("resnet20 on synthetic" in r.data.tags["mlflow.note.content"] for r in children)
+    assert "Ad-hoc runs of resnet20" in experiment.tags["mlflow.note.content"]
 
 
 def test_rerunning_the_recorded_config_reproduces_the_job(tmp_path):
@@ -72,9 +77,14 @@ def test_rerunning_the_recorded_config_reproduces_the_job(tmp_path):
 def test_rerun_by_job_folder_or_mlflow_run_id_warns_on_changed_data_or_commit(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     job = [o for o in TINY_JOB if o != "logger=none"]
-    first = run_cli([*job, "train.epochs=1", "seed=5"], tmp_path / "a", env={"MLFLOW_TRACKING_URI": uri})
+    first = run_cli([*job, "train.epochs=1", "seed=5", "+target.test_accuracy=1.01"], tmp_path / "a",
+                    env={"MLFLOW_TRACKING_URI": uri})
     assert first.returncode == 0, first.stderr[-2000:]
     folder = tmp_path / "a" / "out"
+    # the end-of-job summary: target verdict, job folder, the run and how to open it
+    assert "test_accuracy" in first.stdout and "vs target >= 1.01: FAIL" in first.stdout
+    assert f"job folder: {folder}" in first.stdout
+    assert f"mlflow ui --backend-store-uri {uri}" in first.stdout and "/runs/" in first.stdout
     record = json.loads((folder / "job.json").read_text())
     run_id = record["mlflow_run_id"]
     expected = json.loads((folder / "results.json").read_text())["test_loss"]

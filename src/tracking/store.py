@@ -52,19 +52,26 @@ def _check_server(uri: str, timeout: float = 5.0) -> None:
     )
 
 
-def setup_experiment(name: str, tracking_uri: str) -> str:
-    """Point MLflow at the store and return the id of experiment ``name`` (created if needed).
+NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as an experiment's or run's description
+
+
+def setup_experiment(name: str, tracking_uri: str, description: str | None = None) -> str:
+    """Point MLflow at the store and return the id of experiment ``name`` (created if needed, with
+    ``description`` unless it has one).
 
     With a SQLite store, artifacts go to ``artifacts/`` beside the database file."""
     mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri)
     existing = client.get_experiment_by_name(name)
     if existing is not None:
+        if description and NOTE_TAG not in existing.tags:
+            client.set_experiment_tag(existing.experiment_id, NOTE_TAG, description)
         return existing.experiment_id
     artifact_location = None
     if tracking_uri.startswith("sqlite:///"):
         artifact_location = (Path(tracking_uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(name, artifact_location=artifact_location,
+                                        tags={NOTE_TAG: description} if description else None)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel sweep point
         return client.get_experiment_by_name(name).experiment_id

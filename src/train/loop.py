@@ -116,17 +116,22 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
 
     from src.tracking import compute_environment, git_info, library_versions, resolve_tracking_uri, setup_experiment
 
+    from src.tracking import naming
+
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
-    experiment_id = setup_experiment(cfg.experiment_name, uri)
+    debug = naming.hydra_choice("debug")
+    experiment_id = setup_experiment(cfg.experiment_name, uri,
+                                     naming.experiment_description(cfg, naming.hydra_choice("experiment")))
     if resume_run_id:
         mlflow.set_tracking_uri(uri)
         return mlflow.start_run(run_id=resume_run_id)
-    tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info()}
+    tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info(),
+            **naming.debug_tags(debug), "mlflow.note.content": naming.run_description(cfg, debug)}
     tags.update({f"version.{k}": v for k, v in library_versions().items()})
     tags.update({f"env.{k}": v for k, v in compute_environment().items()})
     return mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=cfg.get("run_name") or None,
+        run_name=cfg.get("run_name") or naming.run_name(cfg.model.name, cfg.seed),
         parent_run_id=cfg.get("parent_run_id") or None,
         nested=bool(cfg.get("parent_run_id")),
         tags=tags,
@@ -445,6 +450,9 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             results["mlflow_run_id"] = run_id
         write_job(out, status="finished")
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
+    from src.train.summary import print_summary
+
+    print_summary(cfg, results, out)
     return results
 
 

@@ -34,9 +34,10 @@ __all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-expor
 
 STATE_DIR = "state"
 POINTER = "latest.json"
-#: Config fields that say where and how a job runs, not what it computes: left out of the fingerprint.
+#: Config fields that say where and how a job runs, or what it is checked against, not what it computes:
+#: left out of the fingerprint.
 VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name",
-                   "train.progress_every_s")
+                   "train.progress_every_s", "target")
 
 
 #: Config fields added after jobs had been recorded, in the order they were added, with their defaults.

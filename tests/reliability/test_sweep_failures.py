@@ -25,6 +25,9 @@ def test_failed_point_is_listed_and_the_sweep_goes_on(tmp_path):
     assert "sweep finished with 1 of 2 points failed" in proc.stderr
     assert "point 0 [train.learning_rate=1000000000000.0]: failed: TrainingDivergedError" in proc.stderr
     assert "Traceback" not in proc.stderr
+    table = proc.stdout[proc.stdout.index("point  status"):].splitlines()  # the sweep's table, every point
+    assert table[1].split()[:3] == ["0", "failed", "-"] and table[1].endswith("train.learning_rate=1000000000000.0")
+    assert table[2].split()[:2] == ["1", "finished"] and float(table[2].split()[2]) >= 0
     assert (tmp_path / "multi" / "1" / "results.json").exists()  # the point after the failure ran
     assert json.loads((tmp_path / "multi" / "0" / "job.json").read_text())["status"] == "failed"
     client = mlflow.MlflowClient(uri)
