@@ -53,6 +53,8 @@ def _check_server(uri: str, timeout: float = 5.0) -> None:
 
 
 NOTE_TAG = "mlflow.note.content"  # what the MLflow UI shows as an experiment's or run's description
+#: MLflow 3's UI opens an experiment of this kind on its runs ("Model training"), not on the GenAI traces page.
+KIND_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def setup_experiment(name: str, tracking_uri: str, description: str | None = None) -> str:
@@ -64,14 +66,16 @@ def setup_experiment(name: str, tracking_uri: str, description: str | None = Non
     client = mlflow.MlflowClient(tracking_uri)
     existing = client.get_experiment_by_name(name)
     if existing is not None:
-        if description and NOTE_TAG not in existing.tags:
-            client.set_experiment_tag(existing.experiment_id, NOTE_TAG, description)
+        wanted = {**KIND_TAGS, **({NOTE_TAG: description} if description else {})}
+        for key, value in wanted.items():
+            if key not in existing.tags:
+                client.set_experiment_tag(existing.experiment_id, key, value)
         return existing.experiment_id
     artifact_location = None
     if tracking_uri.startswith("sqlite:///"):
         artifact_location = (Path(tracking_uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
     try:
         return client.create_experiment(name, artifact_location=artifact_location,
-                                        tags={NOTE_TAG: description} if description else None)
+                                        tags={**KIND_TAGS, **({NOTE_TAG: description} if description else {})})
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel sweep point
         return client.get_experiment_by_name(name).experiment_id
