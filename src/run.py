@@ -9,18 +9,15 @@ traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
-
-from src.errors import SuiteError  # noqa: E402
+from src.errors import SuiteError
 
 log = logging.getLogger("src.run")
 
@@ -93,14 +90,28 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
         write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
 
 
+def _interrupted(argv: list[str]) -> None:
+    """One line instead of a traceback when the job is stopped (Ctrl-C, SIGTERM): what to run to go on."""
+    import shlex
+
+    print(f"interrupted: the job is marked so. To resume it from its last finished epoch, re-run:\n"
+          f"  python -m src.run {shlex.join(argv)}", file=sys.stderr)
+    sys.exit(130)
+
+
 if __name__ == "__main__":
     from src.cli_checks import check_overrides
-    from src.tracking.rerun import rerun_argv
+    from src.console import pop_flag, quiet_tensorflow_import
 
-    problem = check_overrides(sys.argv[1:])
+    verbose = pop_flag(sys.argv, "--verbose")  # TensorFlow's start-up notices and tracebacks of interrupts
+    command = sys.argv[1:]
+    problem = check_overrides(command)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
+    quiet_tensorflow_import(verbose)  # before any of our modules imports TensorFlow
+    from src.tracking.rerun import rerun_argv
+
     try:
         rerun = rerun_argv(sys.argv[1:])  # --rerun <run id | job folder>: its recorded config
     except SuiteError as exc:
@@ -108,4 +119,9 @@ if __name__ == "__main__":
         sys.exit(2)
     if rerun is not None:
         sys.argv = [sys.argv[0], *rerun]
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        if verbose:
+            raise
+        _interrupted(command)

@@ -110,3 +110,36 @@ def test_rerun_of_an_unknown_run_or_with_a_group_override_is_one_line_and_exit_2
     assert "no such MLflow run" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli(["--rerun", str(tmp_path), "logger=none"], tmp_path)
     assert proc.returncode == 2 and "not config groups (logger=none)" in proc.stderr
+
+
+def _quiet_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the suite's own default
+
+
+def test_tensorflow_start_up_notices_are_hidden_unless_verbose(tmp_path):
+    command = [sys.executable, "-m", "src.run", "--rerun", str(tmp_path / "no_job")]  # fails after TF's import
+    quiet = subprocess.run(command, cwd=ROOT, env=_quiet_env(), capture_output=True, text=True, timeout=600)
+    loud = subprocess.run([*command, "--verbose"], cwd=ROOT, env=_quiet_env(), capture_output=True, text=True,
+                          timeout=600)
+    for proc in (quiet, loud):
+        assert proc.returncode == 2 and "no such job folder" in proc.stderr, proc.stderr[-2000:]
+    assert "port.cc" in loud.stderr  # TensorFlow's "oneDNN custom operations are on" (src/__init__ turns it on)
+    assert quiet.stderr.splitlines()[0].startswith("error: --rerun"), quiet.stderr[-2000:]
+
+
+def test_sigterm_stops_a_job_with_one_line_saying_what_to_rerun(tmp_path):
+    import signal
+    import time
+
+    job = [o for o in TINY_JOB if o != "train.epochs=2"] + ["train.epochs=200", f"hydra.run.dir={tmp_path}/out"]
+    proc = subprocess.Popen([sys.executable, "-m", "src.run", *job], cwd=ROOT, env=_quiet_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "out" / "history.csv").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert "interrupted: the job is marked so" in stderr and "python -m src.run model=resnet20" in stderr
+    assert json.loads((tmp_path / "out" / "job.json").read_text())["status"] == "interrupted"
