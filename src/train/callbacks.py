@@ -26,6 +26,13 @@ class EpochTimer(keras.callbacks.Callback):
             logs["images_per_s"] = self.num_train_examples / seconds if seconds > 0 else 0.0
 
 
+class EpochCSVLogger(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger with epochs numbered 1..N, as the progress log, MLflow's steps and curves.png number them."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        super().on_epoch_end(epoch + 1, logs)
+
+
 class MainOutputMetrics(keras.callbacks.Callback):
     """For a model with auxiliary heads (GoogLeNet, Inception-v3): copies the main output's
     ``{output}_accuracy`` / ``val_{output}_accuracy`` to ``accuracy`` / ``val_accuracy``, so the logs,

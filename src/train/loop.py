@@ -32,7 +32,7 @@ from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
-from src.train.callbacks import EpochTimer, MainOutputMetrics, ProgressLog
+from src.train.callbacks import EpochCSVLogger, EpochTimer, MainOutputMetrics, ProgressLog
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
@@ -372,7 +372,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), keras.callbacks.TerminateOnNaN()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
-        callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=start_epoch > 0))
+        callbacks.append(EpochCSVLogger(str(out / "history.csv"), append=start_epoch > 0))
         if run:
             from src.tracking import MlflowMetrics
 

@@ -98,7 +98,7 @@ def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_ki
     assert record["status"] == "finished" and record["resumes"] == 1
     assert "error" not in record, "the kill is no longer the finished job's error"
     history = (killed_dir / "history.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == ["0", "1", "2", "3", "4"], history
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4", "5"], history
 
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("resume_test").experiment_id])
