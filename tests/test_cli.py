@@ -40,7 +40,7 @@ def test_unreachable_tracking_server_stops_before_training(tmp_path):
 def test_sweep_gets_a_parent_run_with_one_nested_run_per_point(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     job = [o for o in TINY_JOB if o not in ("logger=none", "train.epochs=2")]
-    proc = run_cli(["-m", *job, "train.epochs=1", "experiment_name=sweep_test", "seed=1,2"], tmp_path,
+    proc = run_cli(["-m", *job, "debug=smoke", "train.epochs=1", "experiment_name=sweep_test", "seed=1,2"], tmp_path,
                    env={"MLFLOW_TRACKING_URI": uri})
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = mlflow.MlflowClient(uri)
@@ -57,6 +57,8 @@ def test_sweep_gets_a_parent_run_with_one_nested_run_per_point(tmp_path):
     assert sorted(r.info.run_name.split()[:2] for r in children) == [["resnet20", "seed=1"], ["resnet20", "seed=2"]]
     assert all("resnet20 on synthetic" in r.data.tags["mlflow.note.content"] for r in children)
     assert "Ad-hoc runs of resnet20" in experiment.tags["mlflow.note.content"]
+    assert all(r.data.tags.get("debug") == "smoke" for r in runs)  # smoke runs are told from real ones
+    assert all("not a result" in r.data.tags["mlflow.note.content"] for r in children)
 
 
 def test_rerunning_the_recorded_config_reproduces_the_job(tmp_path):
