@@ -61,7 +61,10 @@ def quiet_tensorflow_import(verbose: bool) -> None:
         try:
             import tensorflow  # noqa: F401
         except ImportError:  # a JAX-only install: nothing to quieten
-            pass
+            return
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # "Assets written to ..." at every TFLite export
 
 
 def pop_flag(argv: list[str], flag: str) -> bool:

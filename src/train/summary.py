@@ -60,10 +60,13 @@ def mlflow_lines(run_id: str, tracking_uri: str, experiment_id: str) -> list[str
             f"  .venv/bin/mlflow ui --backend-store-uri {tracking_uri} --port 5000  # then http://127.0.0.1:5000/{path}"]
 
 
-def job_summary(cfg: Mapping[str, Any], results: Mapping[str, Any], out: Path) -> str:
-    """The summary's text for a finished job with config ``cfg`` and ``results`` (results.json)."""
+def job_summary(cfg: Mapping[str, Any], results: Mapping[str, Any], out: Path, debug: str | None = None) -> str:
+    """The summary's text for a finished job with config ``cfg`` and ``results`` (results.json); ``debug``:
+    the ``debug=`` option it ran under (its verdict is then no result)."""
     model, data = cfg["model"]["name"], cfg["data"]["name"]
     lines = [f"== {model} on {data}, seed {cfg['seed']} (experiment {cfg['experiment_name']}) =="]
+    if debug:
+        lines.append(f"a debug={debug} run: shrunk to check that the job works, so its figures are no result")
     lines += target_lines(results, cfg.get("target"))
     export = cfg.get("export") or {}
     if export.get("enabled"):
@@ -85,7 +88,9 @@ def job_summary(cfg: Mapping[str, Any], results: Mapping[str, Any], out: Path) -
 def print_summary(cfg: Mapping[str, Any], results: Mapping[str, Any], out: Path) -> None:
     """Print `job_summary` to stdout; a failure here is a warning, never a failed job."""
     try:
-        print(job_summary(cfg, results, out), flush=True)
+        from src.tracking.naming import hydra_choice
+
+        print(job_summary(cfg, results, out, hydra_choice("debug")), flush=True)
     except Exception as exc:  # noqa: BLE001 — the job is finished and recorded; the summary is a courtesy
         log.warning("no end-of-job summary (%s: %s); results are in %s", type(exc).__name__, exc, out / "results.json")
         sys.stdout.flush()

@@ -58,3 +58,10 @@ def test_sweep_table_has_a_row_per_point_with_its_own_overrides_and_follows_a_re
     assert rows[2].split() == ["1", "failed", "-", "-", "seed=2"]
     assert rows[3].split() == ["2", "finished", "0.5000", "-", "seed=3"]
     assert rows[4] == f"report: {sweep / 'report'}"
+
+
+def test_a_debug_runs_summary_says_its_verdict_is_no_result(tmp_path: Path):
+    cfg = OmegaConf.create({"model": {"name": "resnet20"}, "data": {"name": "fashion_mnist"}, "seed": 42,
+                            "experiment_name": "e", "target": {"test_accuracy": 0.93}, "export": {"enabled": False}})
+    assert "no result" in job_summary(cfg, {"test_accuracy": 0.1}, tmp_path, debug="smoke")
+    assert "no result" not in job_summary(cfg, {"test_accuracy": 0.1}, tmp_path)
