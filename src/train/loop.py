@@ -21,10 +21,8 @@ import keras
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.data import load_splits
-from src.data.pipeline import (
-    Normalization, adapt_images, batch_shares, eval_dataset, mixed_train_dataset, steps_per_epoch, train_dataset,
-)
+from src.data import open_source
+from src.data.pipeline import Normalization, steps_per_epoch
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
@@ -56,10 +54,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-
-
-def _subset(x: np.ndarray, y: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    return (x, y) if not limit else (x[:limit], y[:limit])
 
 
 def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
@@ -280,21 +274,13 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     seed_everything(cfg.seed, cfg.train.get("deterministic", True))
 
     data_cfg = cfg.data
-    splits = load_splits(data_cfg)
+    data = open_source(data_cfg)  # in memory, or streamed from disk (src/data/sources.py)
     size, channels = int(data_cfg.image_size), int(data_cfg.channels)
-    resize = data_cfg.get("resize", "pad")
-    x_train, y_train = adapt_images(splits.x_train, size, channels, resize), splits.y_train
-    x_extra = None if splits.x_extra is None else adapt_images(splits.x_extra, size, channels, resize)
-    if x_extra is not None and data_cfg.get("pseudo_ratio") is None:  # a plain union, shuffled together
-        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, splits.y_extra])
-        x_extra = None
-    n_train = len(x_train) + (0 if x_extra is None else len(x_extra))
-    x_val, y_val = _subset(adapt_images(splits.x_val, size, channels, resize), splits.y_val, data_cfg.get("eval_subset"))
-    x_test, y_test = _subset(adapt_images(splits.x_test, size, channels, resize), splits.y_test, data_cfg.get("eval_subset"))
+    n_train = data.num_examples("train")
     norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
 
     _check_export_formats(cfg)  # before training: a typo here must not cost a training run
-    model = build_from_config(cfg, (size, size, channels), splits.num_classes)
+    model = build_from_config(cfg, (size, size, channels), data.num_classes)
     deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
     params, macs = count_params(deployed), count_macs(deployed)
     log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
@@ -303,8 +289,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     batch = int(data_cfg.batch_size)
     epochs = int(cfg.train.epochs)
     spe = steps_per_epoch(n_train, batch)
-    val_ds = eval_dataset(x_val, y_val, norm, int(data_cfg.eval_batch_size))
-    test_ds = eval_dataset(x_test, y_test, norm, int(data_cfg.eval_batch_size))
+    val_ds = data.eval_dataset("val", norm, int(data_cfg.eval_batch_size))
+    test_ds = data.eval_dataset("test", norm, int(data_cfg.eval_batch_size))
 
     jit = bool(cfg.train.get("jit_compile", True))  # XLA on TensorFlow; jax.jit on JAX (eager JAX is slow)
     if jit and keras.backend.backend() == "tensorflow" and cfg.train.get("deterministic", True):
@@ -336,16 +322,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         kept = apply_fixed_masks(model, float(cfg.train.sparsity))
         log.info("train.sparsity=%s: %d kernels pruned by magnitude and held sparse (%.1f %% of their weights kept)",
                  cfg.train.sparsity, len(kept), 100 * (1 - cfg.train.sparsity))
-    augment = {"crop_pad": int(data_cfg.augment.random_crop_pad), "flip": bool(data_cfg.augment.horizontal_flip)}
-    if x_extra is None:
-        train_ds = train_dataset(x_train, y_train, norm, batch, seed=int(cfg.seed), epochs=epochs,
-                                 start_epoch=start_epoch, **augment)
-    else:
-        shares = batch_shares(batch, float(data_cfg.pseudo_ratio))
-        log.info("each batch mixes %d labelled and %d pseudo-labelled images (data.pseudo_ratio=%s)",
-                 shares[0], shares[1], data_cfg.pseudo_ratio)
-        train_ds = mixed_train_dataset([(x_train, y_train), (x_extra, splits.y_extra)], shares, norm,
-                                       seed=int(cfg.seed), epochs=epochs, steps=spe, start_epoch=start_epoch, **augment)
+    train_ds = data.train_dataset(norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
     if has_aux_heads(model):
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
@@ -361,7 +338,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
 
                 mlflow.set_tag("resumed_after_epoch", str(start_epoch))
             else:
-                _log_run_inputs(cfg, out, splits, norm, params, macs, batch)
+                _log_run_inputs(cfg, out, data, norm, params, macs, batch)
         _start_watchdog(cfg, out, run_id)
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), keras.callbacks.TerminateOnNaN()]
         if has_aux_heads(model):
@@ -408,7 +385,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         }
         if keras.config.dtype_policy().name != "float32":  # float32 weights already: save a float32 graph
             deployed = float32_copy(deployed, lambda: inference_network(
-                build_from_config(cfg, (size, size, channels), splits.num_classes)))
+                build_from_config(cfg, (size, size, channels), data.num_classes)))
         model_path = out / "model.keras"
         deployed.save(model_path)
 
@@ -417,8 +394,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             from src.export import export_and_verify
 
             limit = cfg.export.get("max_eval_examples")
-            xe, ye = _subset(x_test, y_test, limit)
-            calibration = norm.apply_numpy(x_train[:256])  # int8: activation ranges from training images
+            xe, ye = data.take("test", limit)
+            calibration = norm.apply_numpy(data.take("train", 256)[0])  # int8: activation ranges from training images
             for fmt in cfg.export.get("formats") or ["float32"]:
                 report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name, fmt=fmt,
                                            representative=calibration)

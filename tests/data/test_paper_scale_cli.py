@@ -1,0 +1,77 @@
+"""The paper-scale commands the README documents, run through the real CLI on generated ImageNet-format
+trees with bad files planted (smoke size; the 224-px ablation point is marked slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from src.data.fake_tree import BAD_KINDS, make_tree
+from tests.conftest import ROOT
+from tests.test_cli import run_cli
+
+SMALL = ["debug=smoke", "data.batch_size=8", "data.eval_batch_size=8", "data.val_fraction=0.2", "logger=none"]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return make_tree(tmp_path_factory.mktemp("imagenet"), classes=3, train_per_class=8, val_per_class=2,
+                     bad=BAD_KINDS, scale=0.12)
+
+
+def _results(tmp_path) -> dict:
+    return json.loads((tmp_path / "out" / "results.json").read_text())
+
+
+def test_imagenet_folder_job_streams_to_a_verified_tflite_file(tree, tmp_path):
+    proc = run_cli(["data=imagenet_folder", f"data.root={tree.root}", "model=mobilenet_v2", "data.image_size=32",
+                    f"data.manifest_cache={tmp_path}/cache", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = _results(tmp_path)
+    assert results["train_examples"] == round((tree.train_files - 2) * 0.8)  # 2 unreadable files skipped
+    assert results["tflite_top1_agreement"] >= 0.99
+    assert "skipped 2 unreadable file(s)" in proc.stderr + proc.stdout
+
+
+def test_bad_file_policy_error_names_the_file_and_exits_2(tree, tmp_path):
+    proc = run_cli(["data=imagenet_folder", f"data.root={tree.root}", "data.on_bad_file=error", "data.image_size=32",
+                    f"data.manifest_cache={tmp_path}/cache", *SMALL], tmp_path)
+    assert proc.returncode == 2 and "unreadable file(s)" in proc.stderr and "_bad_" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_converter_and_tfrecord_job_through_the_cli(tree, tmp_path):
+    shards = tmp_path / "shards"
+    conv = subprocess.run([sys.executable, "-m", "src.data.tfrecord", str(tree.root), str(shards), "--train-shards",
+                           "3", "--eval-shards", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert conv.returncode == 0, conv.stderr[-2000:]
+    assert "repaired 2, dropped 2" in conv.stdout
+    proc = run_cli(["data=tfrecord", f"data.root={shards}", "model=mobilenet_v2", "data.image_size=32",
+                    "data.shuffle_buffer=16", *[a for a in SMALL if "val_fraction" not in a]], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _results(tmp_path)["tflite_top1_agreement"] >= 0.99
+
+
+def test_ablation_point_at_scale_full_runs_through_the_cli(tree, tmp_path):
+    """The README's command, one point, at 64 px so that it takes seconds (the 224-px run is below, slow)."""
+    proc = run_cli(["experiment=shufflenet_groups", "scale=full", f"data.root={tree.root}", "hydra.mode=RUN",
+                    "data.image_size=64", f"data.manifest_cache={tmp_path}/cache", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["tflite_top1_agreement"] >= 0.99
+
+
+@pytest.mark.slow
+def test_ablation_point_at_scale_full_224px_through_mlflow_and_tflite(tree, tmp_path, tracking_uri):
+    proc = run_cli(["experiment=shufflenet_groups", "scale=full", f"data.root={tree.root}", "hydra.mode=RUN",
+                    f"data.manifest_cache={tmp_path}/cache", *[a for a in SMALL if a != "logger=none"]], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = _results(tmp_path)
+    assert results["macs"] > 30e6 and results["tflite_top1_agreement"] >= 0.99  # the 224-px 0.5x network
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    runs = mlflow.search_runs(experiment_names=["shufflenet_groups"])
+    assert len(runs) == 1 and runs.iloc[0]["params.data.name"] == "imagenet_folder"
