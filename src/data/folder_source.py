@@ -37,6 +37,7 @@ class FolderSource(StreamingSource):
             content_hash=bool(data_cfg.get("content_hash", False)), cache_dir=data_cfg.get("manifest_cache"),
         )
         self.root = manifest.root
+        self.jpeg_only = manifest.all_jpeg  # non-JPEG images were re-encoded into the manifest cache
         fraction, seed = _fraction(data_cfg.get("val_fraction", 0.01)), int(data_cfg.get("split_seed", 0))
         train_idx, val_idx = split_train_val(len(manifest.train), fraction, seed)
         test_idx = np.arange(0, dtype=np.int64)
@@ -77,6 +78,8 @@ class FolderSource(StreamingSource):
         labels = tf.constant(files.labels if len(files) else np.zeros(1, np.int64), tf.int64)
 
         def read(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            return tf.io.read_file(prefix + tf.gather(paths, i)), tf.gather(labels, i)
+            path = tf.gather(paths, i)
+            path = tf.where(tf.strings.substr(path, 0, 1) == "/", path, prefix + path)  # converted: absolute
+            return tf.io.read_file(path), tf.gather(labels, i)
 
         return read

@@ -57,6 +57,10 @@ class Manifest:
     test: SplitFiles | None
     skipped: tuple[tuple[str, str], ...]  # (relative path, kind) of the files left out
     digest: str  # sha256 over paths, sizes, labels (or contents with content_hash)
+    # Non-JPEG images (PNG, GIF, BMP, WebP) re-encoded as JPEG in the cache folder: their paths are absolute,
+    # and with all of them converted every file takes the fused crop path (no per-image routing).
+    converted: tuple[str, ...] = ()
+    all_jpeg: bool = False
 
 
 def _list_class(folder: Path) -> list[tuple[str, int]]:
@@ -179,7 +183,7 @@ def index_tree(
         raise DataError(f"class folders differ between {train_root} ({len(classes)}) and {test_root} ({len(theirs)})"
                         f"{'; missing: ' + ', '.join(missing) if missing else ''}"
                         f"{'; extra: ' + ', '.join(extra) if extra else ''}; both need the same class folders.")
-    splits, skipped = {}, []
+    splits, skipped, kinds_by_path = {}, [], {}
     for name, folder in (("train", train_root), ("test", test_root)):
         if folder is None:
             continue
@@ -190,6 +194,7 @@ def index_tree(
             raise DataError(f"{len(bad)} unreadable file(s) under {folder}, first {root / bad[0][0]} ({bad[0][1]}); "
                             "remove or replace them, or set data.on_bad_file=skip.")
         keep = [i for i, k in enumerate(kinds) if k in READABLE]
+        kinds_by_path.update({paths[i]: kinds[i] for i in keep if kinds[i] == "other_image"})
         splits[name] = SplitFiles(tuple(paths[i] for i in keep), np.asarray([labels[i] for i in keep], np.int64),
                                   np.asarray([sizes[i] for i in keep], np.int64))
         skipped += bad
@@ -209,9 +214,39 @@ def index_tree(
                 h.update(f"{p}:{size}:{label}\n".encode())
         digest = h.hexdigest()
     manifest = Manifest(root, tuple(classes), splits["train"], splits.get("test"), tuple(skipped), digest)
+    manifest = _convert_other_images(manifest, kinds_by_path, Path(cache_dir) / "converted" if cache_dir else None)
     if cache is not None:
         _write_cache(cache, manifest)
     return manifest
+
+
+def _convert_other_images(manifest: Manifest, kinds: dict[str, str], folder: Path | None) -> Manifest:
+    """Re-encode the manifest's non-JPEG images as RGB JPEG under ``folder`` (this suite's cache, never the
+    tree) and point the manifest at them; without a cache folder they stay, routed per image."""
+    import dataclasses
+
+    if folder is None or not kinds:
+        return dataclasses.replace(manifest, all_jpeg=not kinds)
+    from src.data.tfrecord_codec import as_rgb_jpeg
+
+    folder.mkdir(parents=True, exist_ok=True)
+    moved = {}
+    for rel in kinds:
+        target = folder / f"{hashlib.sha256(f'{manifest.root.resolve()}/{rel}'.encode()).hexdigest()[:20]}.jpg"
+        if not target.exists():
+            tmp = target.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(as_rgb_jpeg(manifest.root / rel))
+            tmp.replace(target)
+        moved[rel] = str(target.resolve())
+    log.info("%d non-JPEG image(s) re-encoded as JPEG in %s (the tree is left as it is)", len(moved), folder)
+
+    def redirect(split: SplitFiles | None) -> SplitFiles | None:
+        if split is None:
+            return None
+        return SplitFiles(tuple(moved.get(p, p) for p in split.paths), split.labels, split.sizes)
+
+    return dataclasses.replace(manifest, train=redirect(manifest.train), test=redirect(manifest.test),
+                               converted=tuple(moved.values()), all_jpeg=True)
 
 
 def _split_json(s: SplitFiles | None) -> dict | None:
@@ -220,7 +255,8 @@ def _split_json(s: SplitFiles | None) -> dict | None:
 
 def _write_cache(cache: Path, manifest: Manifest) -> None:
     data = {"version": MANIFEST_VERSION, "classes": list(manifest.classes), "train": _split_json(manifest.train),
-            "test": _split_json(manifest.test), "skipped": [list(s) for s in manifest.skipped], "digest": manifest.digest}
+            "test": _split_json(manifest.test), "skipped": [list(s) for s in manifest.skipped], "digest": manifest.digest,
+            "converted": list(manifest.converted), "all_jpeg": manifest.all_jpeg}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
@@ -233,15 +269,19 @@ def _write_cache(cache: Path, manifest: Manifest) -> None:
 def _from_json(root: Path, data: dict) -> Manifest:
     if data.get("version") != MANIFEST_VERSION:
         raise ValueError(f"manifest version {data.get('version')}")
+    converted = set(data.get("converted", []))
+    if not all(Path(c).is_file() for c in converted):
+        raise ValueError("a converted image is missing")
 
     def split(d: dict | None) -> SplitFiles | None:
         if d is None:
             return None
         if not (len(d["paths"]) == len(d["labels"]) == len(d["sizes"])):
             raise ValueError("paths, labels and sizes differ in length")
-        if any(p.startswith("/") or ".." in p.split("/") for p in d["paths"]):
-            raise ValueError("a path leaves the tree")  # the cache only names files under root
+        if any((p.startswith("/") and p not in converted) or ".." in p.split("/") for p in d["paths"]):
+            raise ValueError("a path leaves the tree")  # the cache names files under root, or its own conversions
         return SplitFiles(tuple(d["paths"]), np.asarray(d["labels"], np.int64), np.asarray(d["sizes"], np.int64))
 
     return Manifest(root, tuple(data["classes"]), split(data["train"]), split(data["test"]),
-                    tuple(tuple(s) for s in data["skipped"]), data["digest"])
+                    tuple(tuple(s) for s in data["skipped"]), data["digest"], tuple(data.get("converted", [])),
+                    bool(data.get("all_jpeg", False)))

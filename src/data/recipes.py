@@ -67,8 +67,9 @@ def _random_window(shape: tf.Tensor, seed: tf.Tensor, recipe: Recipe, crop_pct: 
     return tf.where(failed, _center_window(shape, crop_pct), window)
 
 
-def _decode_window(encoded: tf.Tensor, window_of) -> tf.Tensor:
-    """Decode only ``window_of(shape)`` of the image: fused for JPEG, full decode then crop otherwise."""
+def _decode_window(encoded: tf.Tensor, window_of, jpeg_only: bool = False) -> tf.Tensor:
+    """Decode only ``window_of(shape)`` of the image: fused for JPEG, full decode then crop otherwise.
+    ``jpeg_only``: the source guarantees JPEG bytes, so the routing (a `tf.cond` per image) is skipped."""
 
     def jpeg() -> tf.Tensor:
         window = window_of(tf.io.extract_jpeg_shape(encoded))
@@ -79,35 +80,35 @@ def _decode_window(encoded: tf.Tensor, window_of) -> tf.Tensor:
         w = window_of(tf.shape(image))
         return image[w[0]: w[0] + w[2], w[1]: w[1] + w[3]]
 
-    image = tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
+    image = jpeg() if jpeg_only else tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
     image.set_shape([None, None, 3])
     return image
 
 
 def _finish(image: tf.Tensor, size: int, channels: int) -> tf.Tensor:
-    image = tf.image.resize(image, (size, size), method="bilinear")
-    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    image = tf.image.resize(image, (size, size), method="bilinear")  # within [0, 255]: no clipping needed
+    image = tf.saturate_cast(image + 0.5, tf.uint8)  # rounded
     if channels == 1:
-        image = tf.cast(tf.round(tf.reduce_mean(tf.cast(image, tf.float32), -1, keepdims=True)), tf.uint8)
+        image = tf.saturate_cast(tf.reduce_mean(tf.cast(image, tf.float32), -1, keepdims=True) + 0.5, tf.uint8)
     return image
 
 
 def train_image(encoded: tf.Tensor, seed: tf.Tensor, size: int, channels: int, recipe: Recipe | None,
-                crop_pct: float, flip: bool) -> tf.Tensor:
+                crop_pct: float, flip: bool, jpeg_only: bool = False) -> tf.Tensor:
     """One training image: the recipe's random crop (or the centre crop), resize, optional flip."""
     if recipe is None:
-        image = _decode_window(encoded, lambda shape: _center_window(shape, crop_pct))
+        image = _decode_window(encoded, lambda shape: _center_window(shape, crop_pct), jpeg_only)
     else:
-        image = _decode_window(encoded, lambda shape: _random_window(shape, seed, recipe, crop_pct))
+        image = _decode_window(encoded, lambda shape: _random_window(shape, seed, recipe, crop_pct), jpeg_only)
     image = _finish(image, size, channels)
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=tf.random.experimental.stateless_fold_in(seed, 1))
     return image
 
 
-def eval_image(encoded: tf.Tensor, size: int, channels: int, crop_pct: float) -> tf.Tensor:
+def eval_image(encoded: tf.Tensor, size: int, channels: int, crop_pct: float, jpeg_only: bool = False) -> tf.Tensor:
     """One evaluation image: the centre crop_pct × short side, resized to size × size."""
-    return _finish(_decode_window(encoded, lambda shape: _center_window(shape, crop_pct)), size, channels)
+    return _finish(_decode_window(encoded, lambda shape: _center_window(shape, crop_pct), jpeg_only), size, channels)
 
 
 def check_crop_pct(crop_pct: float) -> float:

@@ -132,6 +132,7 @@ class StreamingSource(Source):
         self.size, self.channels, self.flip = int(size), int(channels), bool(flip)
         self.recipe, self.crop_pct = get_recipe(recipe_name), check_crop_pct(crop_pct)
         self.image_shape = (self.size, self.size, self.channels)
+        self.jpeg_only = False  # a subclass that guarantees JPEG bytes skips the per-image routing
 
     @abstractmethod
     def _reader(self, split: str):
@@ -145,6 +146,7 @@ class StreamingSource(Source):
         pipelines, me = shard_positions(n, input_context)
         read = self._reader("train")
         size, channels, recipe, crop_pct, flip = self.size, self.channels, self.recipe, self.crop_pct, self.flip
+        jpeg_only = self.jpeg_only
         from src.data.recipes import train_image
 
         def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
@@ -155,7 +157,7 @@ class StreamingSource(Source):
             def load(i: tf.Tensor):
                 encoded, label = read(i)
                 aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i])
-                return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip), label
+                return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip, jpeg_only), label
 
             ds = tf.data.Dataset.from_tensor_slices(order).map(
                 load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -178,12 +180,12 @@ class StreamingSource(Source):
         # contiguous blocks per pipeline: every example evaluated exactly once across the pipelines
         lo, hi = (n * me) // pipelines, (n * (me + 1)) // pipelines
         read = self._reader(split)
-        size, channels, crop_pct = self.size, self.channels, self.crop_pct
+        size, channels, crop_pct, jpeg_only = self.size, self.channels, self.crop_pct, self.jpeg_only
         from src.data.recipes import eval_image
 
         def load(i: tf.Tensor):
             encoded, label = read(i)
-            return eval_image(encoded, size, channels, crop_pct), label
+            return eval_image(encoded, size, channels, crop_pct, jpeg_only), label
 
         return tf.data.Dataset.range(lo, hi).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import logging
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from src.data.sources import StreamingSource, shard_positions
+from src.data.tfrecord_codec import as_rgb_jpeg
 from src.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,6 @@ def _example(encoded: bytes, label: int, synset: str) -> bytes:
         "image/format": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"JPEG"])),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def _as_rgb_jpeg(path: Path) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="JPEG", quality=95)
-        return buffer.getvalue()
 
 
 def convert(root: str | Path, out: str | Path, train_shards: int = 16, eval_shards: int = 4, seed: int = 0,
@@ -92,7 +83,7 @@ def convert(root: str | Path, out: str | Path, train_shards: int = 16, eval_shar
                     if kind == "jpeg":
                         data = path.read_bytes()
                     else:  # PNG, GIF, BMP, CMYK JPEG: re-encoded so every record takes the fused JPEG path
-                        data = _as_rgb_jpeg(path)
+                        data = as_rgb_jpeg(path)
                         repaired.append({"path": files.paths[i], "kind": kind})
                     label = int(files.labels[i])
                     writer.write(_example(data, label + label_offset, manifest.classes[label]))
@@ -133,6 +124,7 @@ class TFRecordSource(StreamingSource):
         self.files = {"train": train[:-val_shards], "val": train[-val_shards:], "test": evaluation or train[-val_shards:]}
         meta_path = root / "manifest.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+        self.jpeg_only = meta is not None  # this suite's converter re-encodes every non-JPEG image
         counts = {s["file"]: s["examples"] for split in (meta or {}).get("splits", {}).values() for s in split["shards"]}
         self.counts = {split: sum(counts[Path(f).name] if Path(f).name in counts else _count([f]) for f in files)
                        for split, files in self.files.items()}
@@ -173,6 +165,7 @@ class TFRecordSource(StreamingSource):
         files = self.files["train"]
         size, channels, recipe, crop_pct, flip, buffer = (self.size, self.channels, self.recipe, self.crop_pct,
                                                           self.flip, self.buffer)
+        jpeg_only = self.jpeg_only
         limit, total = self.train_limit, self.counts["train"]
 
         def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
@@ -191,7 +184,7 @@ class TFRecordSource(StreamingSource):
             def load(position: tf.Tensor, record: tf.Tensor):
                 encoded, label = self._parse(record)
                 aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, position])
-                return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip), label
+                return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip, jpeg_only), label
 
             ds = records.enumerate().map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             return ds.batch(batch_size) if batch_size else ds
@@ -202,13 +195,13 @@ class TFRecordSource(StreamingSource):
         from src.data.recipes import eval_image
 
         pipelines, me = shard_positions(0, input_context)
-        size, channels, crop_pct = self.size, self.channels, self.crop_pct
+        size, channels, crop_pct, jpeg_only = self.size, self.channels, self.crop_pct, self.jpeg_only
         records = tf.data.TFRecordDataset(self.files[split]).take(self.limit[split])
         records = records.shard(pipelines, me)  # every example once across the pipelines
 
         def load(record: tf.Tensor):
             encoded, label = self._parse(record)
-            return eval_image(encoded, size, channels, crop_pct), label
+            return eval_image(encoded, size, channels, crop_pct, jpeg_only), label
 
         return records.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

@@ -200,3 +200,14 @@ def test_tfds_prepared_on_disk_is_read_offline_with_seeded_epochs(tree, tmp_path
     assert labels(1, start=1) == labels(1)[-len(labels(1, start=1)):]  # a resumed epoch reads what it would have
     shards = [[int(y) for _, y in source.eval_uint8("test", tf.distribute.InputContext(2, k, 1))] for k in range(2)]
     assert sum(map(len, shards)) == tree.val_files
+
+
+def test_non_jpeg_images_are_reencoded_in_the_cache_not_in_the_tree(tree, tmp_path):
+    png = tree.planted["png_as_jpeg"]
+    before = png.read_bytes()
+    m = index_tree(tree.root, cache_dir=tmp_path / "cache")
+    assert m.all_jpeg and len(m.converted) == 1 and m.converted[0].startswith(str((tmp_path / "cache").resolve()))
+    assert png.read_bytes() == before and sniff(m.converted[0]) == "jpeg"
+    cached = index_tree(tree.root, cache_dir=tmp_path / "cache")  # from the cache: the same redirect
+    assert cached.converted == m.converted and cached.all_jpeg
+    assert not index_tree(tree.root).all_jpeg  # without a cache folder: routed per image instead
