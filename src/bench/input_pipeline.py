@@ -12,7 +12,7 @@ kinds of bad file planted) it measures, each in a fresh worker process:
   does per core), and a real ``torch.utils.data.DataLoader`` when torch is installed;
 * the training pipeline's peak RSS over one epoch of the tree and of a tree with 10× the files (hard
   links), after imports;
-* the cores needed to feed a GPU at ``--gpu-rate`` images per second.
+* the cores needed to feed a GPU at ``--gpu-rate`` images per second, and how fast a tree is indexed.
 """
 
 from __future__ import annotations
@@ -205,6 +205,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"trees: {base.train_files} and {big.train_files} training files, mean {sum(sizes) / len(sizes) / 1e3:.0f} KB, "
               f"bad files planted: {', '.join(BAD_KINDS)}; {os.cpu_count()} CPUs")
         rows = []
+        from src.data.manifest import index_tree
+
+        for label, tree in (("1x", base), ("10x", big)):
+            wall = time.perf_counter()
+            files = len(index_tree(tree.root, test_dir=None).train)
+            wall = time.perf_counter() - wall
+            rows.append({"pipeline": f"index_{label}", "files": files, "wall_s": wall, "files_per_s": files / wall})
+            print(f"  index {label}: {files} files in {wall:.2f} s ({files / wall:.0f} files/s, headers read)")
         for kind in ("raw", "train", "eval", "pil", "torch"):
             result = _run_worker(kind, base.root)
             rows.append({"pipeline": kind, **result})
@@ -222,6 +230,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "train_over_raw": train / raw, "train_over_pil": train / pil,
         "peak_rss_mib_1x": rss1, "peak_rss_mib_10x": rss10, "rss_10x_over_1x": rss10 / rss1,
         "cores_per_gpu": args.gpu_rate / train, "gpu_rate": args.gpu_rate,
+        "index_files_per_s_10x": by["index_10x"]["files_per_s"],
     }
     print("\n| measure | value | target |\n|---|---|---|")
     print(f"| training pipeline, images per CPU-second | {train:.0f} | ≥ 650 |")
@@ -230,6 +239,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"| evaluation pipeline, images per CPU-second | {by['eval']['images_per_cpu_s']:.0f} | |")
     print(f"| peak RSS, 1× / 10× files (MiB) | {rss1:.0f} / {rss10:.0f} ({rss10 / rss1:.3f}×) | within 5 % |")
     print(f"| cores to feed {args.gpu_rate:.0f} images/s | {summary['cores_per_gpu']:.1f} | |")
+    print(f"| indexing (listing + headers), files per second | {summary['index_files_per_s_10x']:.0f} | |")
     if args.out:
         out = Path(args.out)
         write_rows(rows, out / "results.csv")

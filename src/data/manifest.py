@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -173,6 +174,9 @@ def index_tree(
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring the unreadable manifest cache %s (%s); indexing %s again", cache, exc, root)
 
+    started = time.perf_counter()
+    log.info("indexing %s (listing class folders and reading file headers, %d threads; cached for the next job)",
+             root, workers)
     classes = _class_dirs(train_root)
     if len(classes) < 2:
         raise DataError(f"{train_root} holds {len(classes)} class folder(s); need at least 2, one per class.")
@@ -214,6 +218,9 @@ def index_tree(
                 h.update(f"{p}:{size}:{label}\n".encode())
         digest = h.hexdigest()
     manifest = Manifest(root, tuple(classes), splits["train"], splits.get("test"), tuple(skipped), digest)
+    log.info("indexed %s: %d classes, %s training and %s test files in %.1f s", root, len(classes),
+             f"{len(manifest.train):,}", f"{len(manifest.test) if manifest.test is not None else 0:,}",
+             time.perf_counter() - started)
     manifest = _convert_other_images(manifest, kinds_by_path, Path(cache_dir) / "converted" if cache_dir else None)
     if cache is not None:
         _write_cache(cache, manifest)

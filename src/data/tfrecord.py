@@ -196,7 +196,7 @@ class TFRecordSource(StreamingSource):
 
         pipelines, me = shard_positions(0, input_context)
         size, channels, crop_pct, jpeg_only = self.size, self.channels, self.crop_pct, self.jpeg_only
-        records = tf.data.TFRecordDataset(self.files[split]).take(self.limit[split])
+        records = tf.data.TFRecordDataset(self.files[split]).take(self.num_examples(split))
         records = records.shard(pipelines, me)  # every example once across the pipelines
 
         def load(record: tf.Tensor):

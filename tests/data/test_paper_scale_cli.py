@@ -49,10 +49,23 @@ def test_converter_and_tfrecord_job_through_the_cli(tree, tmp_path):
                            "3", "--eval-shards", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert conv.returncode == 0, conv.stderr[-2000:]
     assert "repaired 2, dropped 2" in conv.stdout
-    proc = run_cli(["data=tfrecord", f"data.root={shards}", "model=mobilenet_v2", "data.image_size=32",
-                    "data.shuffle_buffer=16", *[a for a in SMALL if "val_fraction" not in a]], tmp_path)
+    proc = run_cli(["experiment=shufflenet_groups", "scale=full", "data=tfrecord", f"data.root={shards}",
+                    "hydra.mode=RUN", "data.image_size=64", "data.shuffle_buffer=16",
+                    *[a for a in SMALL if "val_fraction" not in a]], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _results(tmp_path)["tflite_top1_agreement"] >= 0.99
+    results = _results(tmp_path)
+    shard_counts = [s["examples"] for s in json.loads((shards / "manifest.json").read_text())["splits"]["train"]["shards"]]
+    assert results["tflite_top1_agreement"] >= 0.99 and results["train_examples"] == sum(shard_counts[:-1])  # last: val
+
+
+def test_input_pipeline_benchmark_through_the_cli(tmp_path):
+    """The benchmark in smoke form: tiny images, every pipeline and both tree sizes, figures written."""
+    proc = subprocess.run([sys.executable, "-m", "src.bench.input_pipeline", "--files", "10", "--scale", "0.1",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["train_images_per_cpu_s"] > 0 and summary["peak_rss_mib_10x"] > 0
+    assert "| training pipeline, images per CPU-second |" in proc.stdout
 
 
 def test_ablation_point_at_scale_full_runs_through_the_cli(tree, tmp_path):
