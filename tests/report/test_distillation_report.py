@@ -36,8 +36,9 @@ def test_report_from_job_folders(tmp_path):
     assert len(read_jobs([sweep], "students")) == 4
     text = (out / "README.md").read_text()
     assert "| 10 % | baseline | 0.8100 ± 0.0100 |" in text
-    assert "multi-transform inference beats single-transform inference (students, heuristic threshold) | 10 % | +2.20 pp | 3 |" in text
-    assert "| yes |" in text and "inconclusive (only 1 seed per side)" in text
+    assert "multi-transform inference beats single-transform inference (students, heuristic threshold) | 10 % | +2.20 [" in text
+    assert "| reproduced |" in text and "inconclusive: only 1 seed per side" in text
+    assert "Holm-corrected over the 4 tests" in text  # the 5 % claims (one seed) have no p and are not counted
     assert "multi_fixed" not in text.split("## The claims")[0]  # never trained: no accuracy row
     assert (out / "accuracy_vs_labelled_fraction.png").stat().st_size > 10_000
     assert (out / "precision_vs_threshold.png").stat().st_size > 10_000
