@@ -68,6 +68,9 @@ def judge(c: Comparison, kind: str, p_holm: float, expected: float | None = None
             return f"equivalent within ±{pp(margin, False)} {unit} (TOST)"
         if low > margin or high < -margin:
             return f"opposite holds: they differ by more than ±{pp(margin, False)} {unit}"
+        if c.p < ALPHA:
+            return (f"inconclusive: they differ (p = {p_text(c.p)}), but the interval [{pp(low)}, {pp(high)}] "
+                    f"{unit} reaches inside ±{pp(margin, False)} {unit}")
         why = (f"MDD80 {pp(mdd80, False)} {unit} > margin {pp(margin, False)} {unit}" if mdd80 > margin
                else f"TOST Holm p = {p_text(tost_holm)}")
         return f"inconclusive: {why}"
