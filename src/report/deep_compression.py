@@ -29,7 +29,7 @@ from src.report.markdown import splice_section, write_readme
 from src.report.stats import mean_std, paired
 from src.report.verdict import EVIDENCE_HEADER, Evidence, holm_of
 
-#: Paper Table 1 / Tables 2-3 (paper_tables.md §2.20): (P+Q ratio, P+Q+H ratio, error before → after, on MNIST).
+#: The paper's Table 1 / Tables 2-3: (P+Q ratio, P+Q+H ratio, error before → after, on MNIST).
 PAPER = {"lenet_300_100": (32, 40, "1.64 % → 1.58 %"), "lenet5": (33, 39, "0.80 % → 0.74 %"),
          "squeezenet1_1": (None, None, "SqueezeNet paper: 33 % kept, 8-bit 0.66 MB (363×), 6-bit 0.47 MB (510×) vs AlexNet")}
 
