@@ -24,6 +24,11 @@ from src.report.ablation_specs import SPECS
 from src.report.verdict import pp, with_unit
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+#: The CPU time all five re-runs may take together (issue 41), and one ablation's even share of it.
+CPU_BUDGET_HOURS = 12.0
+CPU_SHARE_HOURS = CPU_BUDGET_HOURS / len(SPECS)
+#: The data a paper-setting run reads where it is not ImageNet (conf/experiment/<name>.yaml says so).
+PAPER_DATA = {"igc_partitions": "/path/to/cifar-folders"}
 
 
 def _minutes_per_run(readme: Path) -> float | None:
@@ -77,6 +82,11 @@ def plan(target: str, totals: list[float] | None = None) -> list[str]:
                 f"{len(groups) * most * minutes / 60:.1f} CPU-hours" if minutes else "")
         lines.append(f"Seeds per point for every sized claim: **{most}** (now {seeds_now}){cost}. Config change: "
                      f"`hydra.sweeper.params.seed` in conf/experiment/{experiment}.yaml → 1..{most}.")
+        if minutes and len(groups) * most * minutes / 60 > CPU_SHARE_HOURS:
+            lines.append(f"That is more than this ablation's share of the CPU budget ({CPU_SHARE_HOURS:.1f} of "
+                         f"{CPU_BUDGET_HOURS:g} CPU-hours) even at the present short budget: a CPU design must drop "
+                         f"points or claims, or leave them to the paper's setting on an accelerator "
+                         f"(`python -m src.run experiment={experiment} scale=full data.root={PAPER_DATA.get(experiment, '/path/to/imagenet')}`).")
     else:
         lines.append("No claim declares an expected effect or margin: nothing to size.")
     return lines

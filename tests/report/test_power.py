@@ -36,3 +36,11 @@ def test_power_of_an_ablation_from_its_committed_runs(tmp_path):
 def test_unknown_target_is_refused():
     proc = _power("nope")
     assert proc.returncode == 1 and "neither an ablation" in proc.stderr
+
+
+def test_a_design_beyond_the_cpu_share_names_the_paper_setting():
+    proc = _power("igc_partitions")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # L8M5 vs L1M15: residual SD 1.86 pp, expected 0.95 pp (d ≈ 0.51): 61 seeds per arm, as Cohen's d = 0.5 row (64)
+    assert "Seeds per point for every sized claim: **61** (now 3)" in proc.stdout
+    assert "scale=full data.root=/path/to/cifar-folders" in proc.stdout
