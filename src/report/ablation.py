@@ -136,7 +136,8 @@ def claims_section(spec: AblationSpec, groups: dict[str, dict[str, Any]], note: 
              *([note, ""] if note else []),
              f"Two-sided tests, α = 0.05, Holm-corrected over the {len(judged)} tests of this report (raw and Holm p "
              f"side by side). Arms that share initial weights and data order per seed are compared seed by seed "
-             f"(paired); a claim another report shares by Welch's t-test; others by a t-test whose variance is {pooled_text}: Levene's test of one variance over the "
+             "(paired); a claim another report shares by Welch's t-test; others by a t-test whose variance is "
+             f"{pooled_text}: Levene's test of one variance over the "
              f"points gives p = {p_text(variance['levene_p'])}. MDD80: the smallest difference this design detects "
              "with 80 % power. An \"alike\" claim is tested by two one-sided tests (TOST) against its declared margin.",
              "", f"| claim | A | B | {EVIDENCE_HEADER} |", "|---|---|---|" + "---|" * (EVIDENCE_HEADER.count("|") + 1)]

@@ -47,7 +47,8 @@ def report(experiment: str, claim_no: int, sweeps: list[Path], budgets: list[str
     spec = SPECS[experiment]
     claim = spec.claims[claim_no - 1]
     lines = [f"# Budget calibration: {experiment}, claim {claim_no}", "", f"Claim: {claim.text}.", "",
-             "| budget | A | B | accuracy A / B | A − B [95 % interval] | test | seeds | p |", "|---|---|---|---|---|---|---|---|"]
+             "| budget | A | B | accuracy A / B | A − B [95 % interval] | test | seeds | p |",
+             "|---|---|---|---|---|---|---|---|"]
     diffs = []
     for i, sweep in enumerate(sweeps):
         groups = group_points(spec, read_points([sweep]))

@@ -86,7 +86,8 @@ def plan(target: str, totals: list[float] | None = None) -> list[str]:
             lines.append(f"That is more than this ablation's share of the CPU budget ({CPU_SHARE_HOURS:.1f} of "
                          f"{CPU_BUDGET_HOURS:g} CPU-hours) even at the present short budget: a CPU design must drop "
                          f"points or claims, or leave them to the paper's setting on an accelerator "
-                         f"(`python -m src.run experiment={experiment} scale=full data.root={PAPER_DATA.get(experiment, '/path/to/imagenet')}`).")
+                         f"(`python -m src.run experiment={experiment} scale=full "
+                         f"data.root={PAPER_DATA.get(experiment, '/path/to/imagenet')}`).")
     else:
         lines.append("No claim declares an expected effect or margin: nothing to size.")
     return lines
