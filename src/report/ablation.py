@@ -157,10 +157,12 @@ def claims_section(spec: AblationSpec, groups: dict[str, dict[str, Any]], note: 
         lines.append(f"- {t.text}: " + (f"{100 * t.expected.relative:.1f} % of {t.reference}'s error over "
                                         f"{t.expected.per:.2f} units of {t.x_name}; {t.expected.source}."
                                         if t.expected else "none declared."))
-    paired_claims = [c for c in spec.claims if c.paired]
-    if paired_claims:
-        lines += ["", "Paired: " + "; ".join(f"{c.text.split(':')[0].split(' (')[0]} ({c.paired})" for c in paired_claims)
-                  + "."]
+    reasons: dict[str, list[str]] = {}
+    for c in spec.claims:
+        if c.paired:
+            reasons.setdefault(c.paired, []).append(c.text.split(":")[0].split(" (")[0])
+    for reason, names in reasons.items():
+        lines += ["", f"Paired ({reason}): {'; '.join(names)}."]
     for claim in spec.claims:
         if claim.shared:
             lines += ["", f"**One result, two reports.** \"{claim.text}\" is tested by the same runs in {claim.shared}; "

@@ -137,8 +137,8 @@ def _se_reduction_figures(cfg: Point) -> dict[str, str]:
 
 #: Why a claim's arms share initial weights and data order per seed (tests/report/test_ablation_pairing.py
 #: builds both arms with one seed and compares every weight).
-SAME_LAYERS = ("same layers created in the same order, so the same initial weights per seed; same subset, "
-               "data order and augmentation per seed")
+SAME_LAYERS = ("the same layers created in the same order, so the same initial weights per seed, and the same "
+               "subset, data order and augmentation")
 SE_GAIN = Expectation(22.28, 23.30, "SENet Table 10: ResNet-50 23.30 → SE-ResNet-50 (r = 16) 22.28 % top-1 error")
 #: "Alike" means a difference smaller than SE's own gain at this scale: below what adding SE at all buys.
 SE_MARGIN = Expectation(22.28, 23.30, "SE's own gain (SENet Table 10: 23.30 → 22.28 % error) at this scale: "
@@ -160,11 +160,11 @@ SPECS: dict[str, AblationSpec] = {
             Claim("channel shuffle helps at g=3 (Table 3, 0.5×: 43.2 vs 45.7 % error)",
                   {"ablation_point": "g3"}, {"ablation_point": "g3_noshuffle"},
                   expected=Expectation(43.2, 45.7, "ShuffleNet Table 3, 0.5× g=3: 45.7 → 43.2 % error"),
-                  paired=SAME_LAYERS + " (the shuffle has no weights)"),
+                  paired="the shuffle has no weights: " + SAME_LAYERS),
             Claim("channel shuffle helps at g=8 (Table 3, 0.5×: 42.3 vs 48.1 % error)",
                   {"ablation_point": "g8"}, {"ablation_point": "g8_noshuffle"},
                   expected=Expectation(42.3, 48.1, "ShuffleNet Table 3, 0.5× g=8: 48.1 → 42.3 % error"),
-                  paired=SAME_LAYERS + " (the shuffle has no weights)"),
+                  paired="the shuffle has no weights: " + SAME_LAYERS),
         ),
         trends=(
             TrendClaim("accuracy rises with the group count (Table 2, 0.5×: 45.1 % error at g=1 → 42.3 % at g=8)",
@@ -188,7 +188,7 @@ SPECS: dict[str, AblationSpec] = {
             Claim("accuracy drops with ρ: 224 beats 128 (70.6 vs 64.4 %)",
                   {"ablation_point": "alpha100"}, {"ablation_point": "rho128"},
                   expected=Expectation(29.4, 35.6, "MobileNet Table 7: 128 px 64.4 → 224 px 70.6 % top-1"),
-                  paired=SAME_LAYERS + " (the input size changes no weight)"),
+                  paired="the input size changes no weight: " + SAME_LAYERS),
         ),
         trends=(
             TrendClaim("accuracy rises with α (Table 6: 50.6 % at α=0.25 → 70.6 % at α=1)",

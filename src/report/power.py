@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                   "for 80 % power at α = 0.05 (two-sided, before Holm; a two-arm design, so pooling over more points "
                   "can only need fewer). The SDs are those of the present short budgets: a design past early "
                   "learning has other SDs, so size it again from a pilot sweep.", ""]
-        (args.out / "README.md").write_text("\n".join(header) + text + "\n")
+        (args.out / "README.md").write_text("\n".join(header) + "\n" + text + "\n")
     print(text)
 
 
