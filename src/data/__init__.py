@@ -54,7 +54,7 @@ def require_in_memory(data_cfg: Mapping[str, Any], what: str) -> None:
 
 def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
     """Load the data set a `conf/data/*.yaml` config describes: ``train_subset`` keeps at most N training
-    images; ``labelled_fraction`` keeps a stratified labelled part of them, and ``pseudo_labels`` (a file
+    images (drawn with ``subset_seed``, or ``split_seed`` when that is null); ``labelled_fraction`` keeps a stratified labelled part of them, and ``pseudo_labels`` (a file
     of the distillation job) adds pseudo-labelled images of the unlabelled rest as a second source."""
     splits, pool = load_semi_supervised(data_cfg)
     pseudo = data_cfg.get("pseudo_labels")
@@ -75,7 +75,8 @@ def load_semi_supervised(data_cfg: Mapping[str, Any]) -> tuple[DataSplits, Unlab
     if limit is not None:
         if not isinstance(limit, int) or limit < 1:
             raise ConfigError(f"data.train_subset must be a positive integer or null, got {limit!r}.")
-        splits = subset_train(splits, limit, data_cfg.get("split_seed", 0))
+        subset_seed = data_cfg.get("subset_seed")
+        splits = subset_train(splits, limit, data_cfg.get("split_seed", 0) if subset_seed is None else int(subset_seed))
     fraction = data_cfg.get("labelled_fraction")
     if fraction is None:
         return splits, None

@@ -46,6 +46,7 @@ LATER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("train", "sparsity", None),
     ("train", "precision", "float32"),
     ("train", "distribution", "none"),
+    ("data", "subset_seed", None),
 )
 
 

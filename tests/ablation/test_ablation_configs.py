@@ -125,3 +125,11 @@ def test_igc_points_share_one_parameter_budget(point):
     cfg = compose_config(["experiment=igc_partitions", f"point/igc_partitions={point}"])
     params = count_params(build_from_config(cfg, (28, 28, 1), 10)).trainable
     assert 0.21e6 <= params <= 0.245e6
+
+
+@pytest.mark.parametrize("experiment", sorted(SPECS))
+def test_each_seed_draws_its_own_training_subset(experiment):
+    """Seeds vary the subset as well as the initialisation, so a verdict holds beyond one subset; both arms
+    of a paired claim still share it (same seed)."""
+    cfg = compose_config([f"experiment={experiment}", "seed=7"])
+    assert cfg.data.train_subset and cfg.data.subset_seed == 7

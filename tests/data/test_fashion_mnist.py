@@ -129,6 +129,11 @@ def test_real_files_checksums_split_and_fingerprint():
     sub = load_splits(cfg)
     assert sub.x_train.shape[0] == 1000 and sub.x_val.shape[0] == 5000 and sub.fingerprint != a.fingerprint
     assert np.isin(sub.y_train, a.y_train).all() and sub.fingerprint == load_splits(cfg).fingerprint
+    # data.subset_seed redraws the subset (null: the split seed's); validation stays the split seed's
+    other = load_splits({**cfg, "subset_seed": 7})
+    assert other.fingerprint != sub.fingerprint and np.array_equal(other.x_val, sub.x_val)
+    assert load_splits({**cfg, "subset_seed": None}).fingerprint == sub.fingerprint
+    assert load_splits({**cfg, "subset_seed": 0}).fingerprint == sub.fingerprint
 
 
 def test_uncompressed_files_are_read(no_system_data, tmp_path):
