@@ -46,7 +46,9 @@ class FolderSource(StreamingSource):
             train_idx, test_idx = train_idx[rest], train_idx[test_pos]
         limit = data_cfg.get("train_subset")
         if limit:
-            keep = np.sort(np.random.default_rng(seed).permutation(len(train_idx))[: int(limit)])
+            subset_seed = data_cfg.get("subset_seed")
+            rng = np.random.default_rng(seed if subset_seed is None else int(subset_seed))
+            keep = np.sort(rng.permutation(len(train_idx))[: int(limit)])
             train_idx = train_idx[keep]
         self.files: dict[str, SplitFiles] = {
             "train": manifest.train.take(train_idx),

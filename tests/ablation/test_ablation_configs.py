@@ -57,6 +57,7 @@ def _leaves(node: dict, prefix: str = "") -> dict:
 #: Keys an experiment may set that scale=full leaves alone, and why they are not CPU-scale settings.
 RECIPE_NEUTRAL = {
     "data.resize": "how in-memory images are resized; streamed data is cropped by data.recipe instead",
+    "data.subset_seed": "which training subset; scale=full trains on no subset (data.train_subset: null)",
 }
 
 
