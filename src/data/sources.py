@@ -42,6 +42,7 @@ class Source(ABC):
     fingerprint: str
     source: str
     image_shape: tuple[int, int, int]
+    streaming: bool = False  # True: batches may stay uint8 (norm=None) and be normalised on the device
 
     @property
     def num_classes(self) -> int:
@@ -51,12 +52,13 @@ class Source(ABC):
     def num_examples(self, split: str) -> int: ...
 
     @abstractmethod
-    def train_dataset(self, norm: Normalization, batch_size: int, seed: int, epochs: int, start_epoch: int = 0,
+    def train_dataset(self, norm: Normalization | None, batch_size: int, seed: int, epochs: int, start_epoch: int = 0,
                       steps: int | None = None, input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        """Normalised (images, labels) batches for epochs start_epoch..epochs-1."""
+        """Normalised (images, labels) batches for epochs start_epoch..epochs-1 (uint8 for ``norm=None``,
+        streaming sources only)."""
 
     @abstractmethod
-    def eval_dataset(self, split: str, norm: Normalization, batch_size: int,
+    def eval_dataset(self, split: str, norm: Normalization | None, batch_size: int,
                      input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         """Normalised, un-augmented batches of ``split`` ("val" or "test"), each example once."""
 
@@ -119,10 +121,12 @@ class InMemorySource(Source):
 
 
 class StreamingSource(Source):
-    """Encoded examples read one index at a time (`read(split, i)` in the graph), decoded per recipe.
+    """Encoded examples read one index at a time, decoded per recipe.
 
-    Subclasses give `_encoded(split)`: a function from an int64 index tensor to (encoded bytes, label),
-    and the split sizes."""
+    Subclasses give `_reader(split)`: a graph function from an int64 index to (encoded bytes, label), and
+    the split sizes; sources read in order (TFRecords, tensorflow-datasets) override the two streams."""
+
+    streaming = True
 
     def __init__(self, size: int, channels: int, recipe_name: str, crop_pct: float, flip: bool):
         from src.data.recipes import check_crop_pct, get_recipe
@@ -169,9 +173,10 @@ class StreamingSource(Source):
         return self._normalised(self.train_uint8(seed, epochs, start_epoch, batch_size, input_context), norm)
 
     @staticmethod
-    def _normalised(batches: tf.data.Dataset, norm: Normalization) -> tf.data.Dataset:
-        # uint8 crosses the pipeline; the float conversion is one vectorised op per batch, at its end
-        batches = batches.map(lambda x, y: (norm.apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    def _normalised(batches: tf.data.Dataset, norm: Normalization | None) -> tf.data.Dataset:
+        # uint8 crosses the pipeline; without a norm it stays uint8 (the job normalises on the device)
+        if norm is not None:
+            batches = batches.map(lambda x, y: (norm.apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
 
     def eval_uint8(self, split: str, input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:

@@ -34,6 +34,7 @@ from src.train.callbacks import EpochTimer, MainOutputMetrics, ProgressLog
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
+from src.train.input_normalization import with_input_normalization
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
@@ -282,6 +283,11 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     _check_export_formats(cfg)  # before training: a typo here must not cost a training run
     model = build_from_config(cfg, (size, size, channels), data.num_classes)
     deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
+    # A streamed data set's uint8 batches are normalised on the device (src/train/input_normalization.py);
+    # `trainer` shares the network's variables. Networks with auxiliary heads keep host normalisation.
+    on_device = data.streaming and not has_aux_heads(model)
+    trainer = with_input_normalization(model, norm) if on_device else model
+    host_norm = None if on_device else norm
     params, macs = count_params(deployed), count_macs(deployed)
     log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
              cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
@@ -289,8 +295,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     batch = int(data_cfg.batch_size)
     epochs = int(cfg.train.epochs)
     spe = steps_per_epoch(n_train, batch)
-    val_ds = data.eval_dataset("val", norm, int(data_cfg.eval_batch_size))
-    test_ds = data.eval_dataset("test", norm, int(data_cfg.eval_batch_size))
+    val_ds = data.eval_dataset("val", host_norm, int(data_cfg.eval_batch_size))
+    test_ds = data.eval_dataset("test", host_norm, int(data_cfg.eval_batch_size))
 
     jit = bool(cfg.train.get("jit_compile", True))  # XLA on TensorFlow; jax.jit on JAX (eager JAX is slow)
     if jit and keras.backend.backend() == "tensorflow" and cfg.train.get("deterministic", True):
@@ -311,8 +317,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             metrics=[[accuracy]] + [[] for _ in range(outputs - 1)], jit_compile=jit,
         )
     else:
-        model.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
-    start_epoch = restore_state(model, out) if resuming else 0
+        trainer.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
+    start_epoch = restore_state(trainer, out) if resuming else 0
     if start_epoch:
         log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
         _truncate_history(out / "history.csv", start_epoch)
@@ -322,7 +328,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         kept = apply_fixed_masks(model, float(cfg.train.sparsity))
         log.info("train.sparsity=%s: %d kernels pruned by magnitude and held sparse (%.1f %% of their weights kept)",
                  cfg.train.sparsity, len(kept), 100 * (1 - cfg.train.sparsity))
-    train_ds = data.train_dataset(norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
+    train_ds = data.train_dataset(host_norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
     if has_aux_heads(model):
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
@@ -353,7 +359,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         verbosity = _verbosity(cfg.train)
         if verbosity == 2 and cfg.train.get("progress_every_s"):  # no progress bar: say how the epoch goes
             callbacks.append(ProgressLog(cfg.train.progress_every_s, batch, log))
-        model.fit(
+        trainer.fit(
             train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
             callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
         )
@@ -371,7 +377,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         dead = dead_bn_channels(deployed)
         if dead:
             log.warning("%s: %s", cfg.model.name, describe_dead_channels(dead))
-        test_loss, test_acc = _evaluate_main_output(model, test_ds)
+        test_loss, test_acc = _evaluate_main_output(trainer, test_ds)
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
