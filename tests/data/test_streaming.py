@@ -213,6 +213,7 @@ def test_non_jpeg_images_are_reencoded_in_the_cache_not_in_the_tree(tree, tmp_pa
     assert not index_tree(tree.root).all_jpeg  # without a cache folder: routed per image instead
 
 
+@pytest.mark.jax
 def test_on_device_normalisation_equals_the_host_normalisation():
     import keras
 
