@@ -21,18 +21,15 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from src.data.pipeline import Normalization, adapt_images, batch_shares, eval_dataset, mixed_train_dataset, train_dataset
-from src.data.splits import DataSplits, fingerprint
+from src.data.splits import DataSplits
 from src.errors import ConfigError
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 
 
 class Source(ABC):
@@ -67,7 +64,7 @@ class Source(ABC):
         """The first ``n`` (all for None) examples of ``split`` as uint8 images (evaluation crop) and labels."""
 
 
-def shard_positions(n: int, input_context: tf.distribute.InputContext | None) -> tuple[int, int]:
+def shard_positions(input_context: tf.distribute.InputContext | None) -> tuple[int, int]:
     """(pipelines, this pipeline's id) from a tf.distribute input context (1, 0 without one)."""
     if input_context is None:
         return 1, 0
@@ -147,7 +144,7 @@ class StreamingSource(Source):
         """The uint8 training stream, batched within each epoch when ``batch_size`` is given (so a batch never
         straddles two epochs, as in `src.data.pipeline.train_dataset`)."""
         n = self.num_examples("train")
-        pipelines, me = shard_positions(n, input_context)
+        pipelines, me = shard_positions(input_context)
         read = self._reader("train")
         size, channels, recipe, crop_pct, flip = self.size, self.channels, self.recipe, self.crop_pct, self.flip
         jpeg_only = self.jpeg_only
@@ -181,7 +178,7 @@ class StreamingSource(Source):
 
     def eval_uint8(self, split: str, input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         n = self.num_examples(split)
-        pipelines, me = shard_positions(n, input_context)
+        pipelines, me = shard_positions(input_context)
         # contiguous blocks per pipeline: every example evaluated exactly once across the pipelines
         lo, hi = (n * me) // pipelines, (n * (me + 1)) // pipelines
         read = self._reader(split)

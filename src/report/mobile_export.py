@@ -93,7 +93,7 @@ def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str
     data = open_source(cfg.data)
     norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
     # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole
-    limit = (cfg.export.get("max_eval_examples") or 10000) if cfg.data.name in STREAMING else None
+    limit = (cfg.export.get("max_eval_examples") or 2000) if cfg.data.name in STREAMING else None
     x_raw, y_test = data.take("test", limit)
     x_test = norm.apply_numpy(x_raw)
     calibration = norm.apply_numpy(data.take("train", 256)[0])

@@ -63,6 +63,9 @@ def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
     return knobs
 
 
+#: Test images the TFLite check reads from a streamed data set when export.max_eval_examples is null.
+STREAMED_VERIFY_LIMIT = 2000
+
 #: Inputs smaller than this (height or width) select a family's small-input variant under model_variant=auto.
 SMALL_INPUT_BELOW = 64
 MODEL_VARIANTS = ("auto", "paper", "small")
@@ -400,6 +403,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             from src.export import export_and_verify
 
             limit = cfg.export.get("max_eval_examples")
+            if limit is None and data.streaming:  # never the whole streamed test set in memory
+                limit = STREAMED_VERIFY_LIMIT
             xe, ye = data.take("test", limit)
             calibration = norm.apply_numpy(data.take("train", 256)[0])  # int8: activation ranges from training images
             for fmt in cfg.export.get("formats") or ["float32"]:
