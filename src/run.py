@@ -69,6 +69,10 @@ def main(cfg: DictConfig) -> float | None:
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
         try:
+            if cfg.get("logger") and cfg.logger.get("enabled", True):  # a bad store stops the job before its data loads
+                from src.tracking.store import resolve_tracking_uri
+
+                resolve_tracking_uri(cfg.logger.get("tracking_uri"))
             results = run_task(cfg)
         except Exception as exc:  # a corrupt or full MLflow store, raised deep in MLflow: one line too
             from src.tracking.store import StoreError, store_problem

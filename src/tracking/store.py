@@ -81,9 +81,12 @@ def default_tracking_uri(store_dir: Path = DEFAULT_STORE_DIR) -> str:
     return f"sqlite:///{(store_dir / 'mlflow.db').resolve()}"
 
 
-def resolve_tracking_uri(configured: str | None = None, store_dir: Path = DEFAULT_STORE_DIR) -> str:
-    """The tracking URI to use, created (SQLite folder) or checked (server health) up front."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri(store_dir)
+def resolve_tracking_uri(configured: str | None = None, store_dir: Path = DEFAULT_STORE_DIR,
+                         explicit: bool = False) -> str:
+    """The tracking URI to use, created (SQLite folder) or checked (server health) up front.
+    ``explicit``: ``configured`` (a command-line flag) wins over ``$MLFLOW_TRACKING_URI``."""
+    uri = ((configured if explicit else None) or os.environ.get("MLFLOW_TRACKING_URI") or configured
+           or default_tracking_uri(store_dir))
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
     elif uri.startswith("sqlite:///"):

@@ -199,7 +199,8 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
         if with_mlflow and record.get("mlflow_run_id"):
             from src.tracking import resolve_tracking_uri
 
-            uri = resolve_tracking_uri(tracking_uri or (config.get("logger") or {}).get("tracking_uri"))
+            uri = (resolve_tracking_uri(tracking_uri, explicit=True) if tracking_uri
+                   else resolve_tracking_uri((config.get("logger") or {}).get("tracking_uri")))
             run_record = redact_tree(export_run(record["mlflow_run_id"], uri, artifacts))
             run_files: dict[str, bytes | Path] = {"run.json": json.dumps(run_record, indent=2).encode()}
             if artifacts.is_dir():
@@ -419,10 +420,14 @@ def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = No
         try:
             for name, member in members.items():
                 target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "xb") as fh:  # exclusive: never through a link
-                    if _copy_hashing(tar.extractfile(member), fh) != listed[name]:  # changed since checked
-                        raise CheckpointError(f"{bundle} changed while it was unpacked; nothing was written.")
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with open(target, "xb") as fh:  # exclusive: never through a link
+                        if _copy_hashing(tar.extractfile(member), fh) != listed[name]:  # changed since checked
+                            raise CheckpointError(f"{bundle} changed while it was unpacked; nothing was written.")
+                except OSError as exc:  # e.g. "a" and "a/b" both listed, or a full disk
+                    raise CheckpointError(f"{bundle}: could not write {name} ({exc.strerror or exc}); "
+                                          "nothing was written.") from None
             job = staging / JOB_PREFIX
             record = read_job(job) or {}
             carried = {"host": manifest.get("packed_on"), "packed_at": manifest.get("packed_at"),
@@ -434,7 +439,7 @@ def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = No
 
                 from src.tracking import resolve_tracking_uri
 
-                uri = resolve_tracking_uri(tracking_uri)  # never a store named by the bundle
+                uri = resolve_tracking_uri(tracking_uri, explicit=True)  # never a store the bundle names
                 run_id = import_run(run_record, staging / RUN_PREFIX / "artifacts", uri,
                                     carried_from=f"{manifest.get('packed_on')} {manifest.get('packed_at')}")
                 client = mlflow.MlflowClient(uri)

@@ -159,7 +159,7 @@ def _read_pointer(job_dir: Path) -> dict[str, Any] | None:
     is refused with one line naming it and ``resume=never``, never taken for "no state"."""
     path = Path(job_dir) / STATE_DIR / POINTER
     try:
-        text = path.read_text()
+        text = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):  # nothing saved (state/ may be a file: written by no epoch)
         return None
     except OSError as exc:
