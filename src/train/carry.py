@@ -405,6 +405,9 @@ def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = No
     listed = _listed_files(manifest, bundle)
     if dest.exists() or dest.is_symlink():
         raise ConfigError(f"{dest} exists already; remove it (or pass another --root) to unpack {bundle} there.")
+    blocked = next((p for p in (dest.parent, *dest.parent.parents) if p.exists()), None)
+    if blocked is not None and not blocked.is_dir():
+        raise ConfigError(f"{blocked} is a file, not a folder; pass another --root to unpack {bundle}.")
     with tarfile.open(bundle, "r:gz") as tar:
         members = _verified_members(tar, listed, bundle)
         run_record = None
