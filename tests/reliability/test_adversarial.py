@@ -338,7 +338,7 @@ def test_the_watchdog_marks_a_sigkilled_job_within_its_documented_time(tmp_path)
     write_job(tmp_path, status="running", pid=job.pid, mlflow_run_id=run_id)
     watchdog = subprocess.Popen([sys.executable, "-m", "src.train.watchdog", str(job.pid), str(tmp_path), run_id],
                                 cwd=ROOT, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    time.sleep(2)  # started and polling
+    time.sleep(3)  # started and polling
     job.kill()
     killed_at = time.monotonic()
     job.wait()
@@ -349,7 +349,7 @@ def test_the_watchdog_marks_a_sigkilled_job_within_its_documented_time(tmp_path)
     run_marked = time.monotonic() - killed_at
     assert read_job(tmp_path)["status"] == "killed" and client.get_run(run_id).info.status == "KILLED"
     print(f"job.json marked {job_marked:.2f} s after SIGKILL, MLflow run {run_marked:.1f} s after")
-    assert job_marked < 1.5
+    assert job_marked < 2.0  # one 0.5 s poll, with slack for a loaded CI machine
 
 
 # --------------------------------------------------------------------------- secrets in tracking URIs
