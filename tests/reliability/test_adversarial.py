@@ -432,13 +432,23 @@ def test_a_job_with_a_password_in_its_tracking_uri_writes_it_nowhere(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / "out"
     written = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".yaml", ".csv", ".txt")]
-    assert {"job.json", "config.yaml", "overrides.yaml"} <= {p.name for p in written}
+    assert {"job.json", "config.yaml", "overrides.yaml", "run.log"} <= {p.name for p in written}
     leaks = [str(p) for p in written if SECRET in p.read_text()]
     assert not leaks and SECRET not in proc.stderr + proc.stdout
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("secret_uri").experiment_id])
     assert run.data.params["logger.tracking_uri"] == "http://***@example.invalid:5000"
     assert not [k for k, v in {**run.data.params, **run.data.tags}.items() if SECRET in v]
+
+
+def test_an_unreachable_server_with_a_password_is_logged_without_it(tmp_path):
+    from tests.test_cli import run_cli
+
+    uri = f"http://alice:{SECRET}@127.0.0.1:9/?token={SECRET}"
+    proc = run_cli([o for o in TINY_JOB if o != "logger=none"], tmp_path, env={"MLFLOW_TRACKING_URI": uri})
+    assert proc.returncode == 2 and "unreachable" in proc.stderr
+    log = (tmp_path / "out" / "run.log").read_text()
+    assert "http://***@127.0.0.1:9" in log and SECRET not in log + proc.stderr + proc.stdout
 
 
 # --------------------------------------------------------------------------- corrupt resume state
