@@ -20,6 +20,7 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 from src.errors import SuiteError  # noqa: E402
+from src.redact import redact, redact_file, redact_logging  # noqa: E402
 
 log = logging.getLogger("src.run")
 
@@ -32,6 +33,11 @@ TASKS = ("train", "distill", "compress", "dsd")
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    redact_logging()  # run.log and the console: no credentials of a tracking URI
+    records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
+               ("config.yaml", "overrides.yaml", "hydra.yaml")] if hc.output_subdir else []
+    for path in [*records, Path(hc.sweep.dir) / "multirun.yaml"]:  # Hydra's record of the job, likewise
+        redact_file(path)
     with open_dict(cfg):
         # Always from this invocation, so a re-run of a recorded config writes to a new folder and
         # never nests under the parent run of the sweep it was recorded in.
@@ -62,10 +68,22 @@ def main(cfg: DictConfig) -> float | None:
 
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
-        results = run_task(cfg)
+        try:
+            if cfg.get("logger") and cfg.logger.get("enabled", True):  # a bad store stops the job before its data loads
+                from src.tracking.store import resolve_tracking_uri
+
+                resolve_tracking_uri(cfg.logger.get("tracking_uri"))
+            results = run_task(cfg)
+        except Exception as exc:  # a corrupt or full MLflow store, raised deep in MLflow: one line too
+            from src.tracking.store import StoreError, store_problem
+
+            problem = None if isinstance(exc, SuiteError) else store_problem(exc)
+            if problem is None:
+                raise
+            raise StoreError(problem) from None
     except SuiteError as exc:
         log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
             _record_failure(cfg, exc)
             return None

@@ -10,7 +10,6 @@ import errno
 import json
 import logging
 import os
-import socket
 import sys
 import time
 from contextlib import contextmanager, nullcontext, suppress
@@ -26,11 +25,12 @@ from src.data.pipeline import Normalization, steps_per_epoch
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
+from src.redact import redact, redact_tree
 from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
-from src.train.callbacks import EpochTimer, MainOutputMetrics, ProgressLog
+from src.train.callbacks import MAX_TRAINING_LOSS, EpochTimer, LossGuard, MainOutputMetrics, ProgressLog, loss_diverged
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
@@ -38,8 +38,8 @@ from src.train.input_normalization import with_input_normalization
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
-    TrainingState, atomic_write_text, clear_state, earlier_job, job_fingerprint, read_job, reap_dead_jobs,
-    restore_state, running_elsewhere, saved_epoch, write_job,
+    TrainingState, atomic_write_text, claim_job, clear_state, earlier_job, job_fingerprint, read_job,
+    reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
 )
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
         run_name=cfg.get("run_name") or None,
         parent_run_id=cfg.get("parent_run_id") or None,
         nested=bool(cfg.get("parent_run_id")),
-        tags=tags,
+        tags=redact_tree(tags),
     )
 
 
@@ -186,8 +186,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if action == "new":
         clear_state(out)  # a reused folder's state belongs to another config, or resume=never
-    write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
+    # under the lock the watchdog marks under: a live holder is refused, a dead one's watchdog cannot mark us
+    claim_job(out, fresh=action == "new", fingerprint=fingerprint,
+              resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
               error=None, **git_info())  # a resumed job's last stop is no longer its error
     try:
         with _sigterm_as_interrupt():
@@ -198,6 +199,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
         if not (exc.filename or exc.errno in FILE_WRITE_ERRNOS):
             raise  # not a file write (e.g. a network error): reported as it is
+        from src.tracking.store import StoreError, store_problem
+
+        if store_problem(exc):  # the MLflow store's disk, not the job folder's
+            raise StoreError(store_problem(exc)) from None
         raise ArtifactWriteError(
             f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
             f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
@@ -240,12 +245,14 @@ def _start_watchdog(cfg: DictConfig, out: Path, run_id: str | None) -> None:
     import subprocess
 
     args = [sys.executable, "-m", "src.train.watchdog", str(os.getpid()), str(out)]
-    if run_id:
+    env = dict(os.environ)
+    if run_id:  # the URI (it may hold a password) in its environment: a command line is readable by all
         from src.tracking import resolve_tracking_uri
 
-        args += [resolve_tracking_uri(cfg.logger.get("tracking_uri")), run_id]
+        args.append(run_id)
+        env["MLFLOW_TRACKING_URI"] = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     try:
-        subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        subprocess.Popen(args, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
     except OSError as exc:  # the job runs without it; a later job of the experiment still reaps it
         log.warning("no watchdog for this job (%s): a SIGKILL would leave its run RUNNING", exc)
@@ -336,7 +343,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials
     atomic_write_text(out / "macs.txt", macs.table())
     with tracking_run(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
@@ -349,7 +356,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             else:
                 _log_run_inputs(cfg, out, data, norm, params, macs, batch)
         _start_watchdog(cfg, out, run_id)
-        callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), keras.callbacks.TerminateOnNaN()]
+        callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), LossGuard()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
         callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=start_epoch > 0))
@@ -368,12 +375,13 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         )
         history = read_history(out / "history.csv")  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")
-        if not np.isfinite(train_loss):
+        if loss_diverged(train_loss):
             good = saved_epoch(out)
             kept = (f"the last good state is that of epoch {good} ({out / 'state'}, {out / 'checkpoints' / 'last.keras'})"
                     if good else "no epoch finished with a finite loss, so no state was kept")
             raise TrainingDivergedError(
-                f"training loss became {train_loss} in epoch {len(history.get('loss', []))} of {epochs}; {kept}. "
+                f"training loss became {train_loss} in epoch {len(history.get('loss', []))} of {epochs} (a loss that is "
+                f"not finite or above {MAX_TRAINING_LOSS:g} stops the job); {kept}. "
                 f"Lower train.learning_rate (now {cfg.train.learning_rate}), add warm-up (train.warmup_epochs) "
                 "or check data.normalize."
             )
