@@ -102,3 +102,64 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
                 break
             node, path = node[part], [*path, part]
     return None
+
+
+#: Hydra flags after which nothing runs (print the config, help, completion): values are not checked.
+INFO_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "--shell-completion", "-sc")
+#: A sweep with more points than this is checked one swept value at a time (the others at their first value).
+MAX_CHECKED_POINTS = 12
+
+
+def sweep_points(overrides: Sequence[str], sweep_params: dict | None) -> list[list[str]]:
+    """The override lists of a sweep's points, as Hydra's BasicSweeper forms them (the config's
+    ``hydra.sweeper.params`` first, then the command line); beyond MAX_CHECKED_POINTS, those that vary one
+    swept value from the first point."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (sweep_params or {}).items()]
+    parsed = OverridesParser.create().parse_overrides([*params, *overrides])
+    points = BasicSweeper.split_arguments(parsed, None)[0]
+    if len(points) > MAX_CHECKED_POINTS:
+        first = points[0]
+        points = [p for p in points if sum(a != b for a, b in zip(p, first)) <= 1]
+    return points
+
+
+def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
+    """The schema's one-line refusal (`src.config_schema`) of the config these arguments compose, for a
+    sweep of each point's, else None; whatever does not compose is left to Hydra to report."""
+    if _overrides(args) is None or any(a.split("=")[0] in INFO_FLAGS for a in args):
+        return None
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from src.config_schema import validate_config
+    from src.errors import ConfigError
+
+    overrides = [a for a in args if not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        fixed = [a for a, o in zip(overrides, parsed) if not o.is_sweep_override()]
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            base = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+            multirun = "-m" in args or "--multirun" in args or str(base.hydra.get("mode")) == "RunMode.MULTIRUN"
+            if not multirun:
+                points = [overrides]
+            else:
+                params = OmegaConf.to_container(base.hydra.sweeper.get("params") or {})
+                points = sweep_points(overrides, params)
+            for point in points:
+                cfg = base if point == overrides and len(fixed) == len(overrides) else compose(
+                    config_name="config", overrides=point)
+                try:
+                    validate_config(cfg)
+                except ConfigError as exc:
+                    swept = [o for o in point if o not in fixed]
+                    return f"{'sweep point ' + ' '.join(swept) + ': ' if multirun and swept else ''}{exc}"
+    except (HydraException, OmegaConfBaseException):  # Hydra reports these itself in a moment
+        return None
+    return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
-from src.errors import SuiteError  # noqa: E402
+from src.config_schema import validate_config  # noqa: E402
+from src.errors import ConfigError, SuiteError  # noqa: E402
 
 log = logging.getLogger("src.run")
 
@@ -62,13 +64,15 @@ def main(cfg: DictConfig) -> float | None:
 
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
+        validate_config(cfg)  # checked before Hydra started too, except for configs given by --config-path
         results = run_task(cfg)
     except SuiteError as exc:
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        _report(exc)
         if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
             _record_failure(cfg, exc)
             return None
+        if isinstance(exc, ConfigError) and not multirun:
+            _drop_refused_folder(Path(cfg.output_dir), f"{hc.job.name}.log")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 — a bug in one point must not cost the sweep its other points
         if not go_on:
@@ -77,6 +81,26 @@ def main(cfg: DictConfig) -> float | None:
         _record_failure(cfg, exc)
         return None
     return results.get("test_accuracy")
+
+
+def _report(exc: BaseException) -> None:
+    """The error once on the console (stderr) and in the job's log file (not again on stdout)."""
+    print(f"error: {exc}", file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _drop_refused_folder(out: Path, log_name: str) -> None:
+    """Remove the folder Hydra made for a job whose config was refused before it trained or tracked anything:
+    it holds only Hydra's record, the log and a failed job.json (no MLflow run)."""
+    from src.train.jobfile import JOB_FILE, POINTER_FILE, read_job
+
+    if not out.is_dir() or (read_job(out) or {}).get("mlflow_run_id"):
+        return
+    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE}:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
@@ -89,9 +113,10 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
 
 
 if __name__ == "__main__":
-    from src.cli_checks import check_overrides
+    from src.cli_checks import check_overrides, check_values
 
-    problem = check_overrides(sys.argv[1:])
+    # Before Hydra starts: a refused config creates no output folder and opens no MLflow run.
+    problem = check_overrides(sys.argv[1:]) or check_values(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
