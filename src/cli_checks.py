@@ -147,10 +147,13 @@ def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             base = compose(config_name="config", overrides=fixed, return_hydra_config=True)
             multirun = "-m" in args or "--multirun" in args or str(base.hydra.get("mode")) == "RunMode.MULTIRUN"
+            swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
             if not multirun:
                 points = [overrides]
             else:
-                params = OmegaConf.to_container(base.hydra.sweeper.get("params") or {})
+                params = base.hydra.sweeper.get("params")
+                params = OmegaConf.to_container(params) if params else {}
+                swept |= set(params)
                 points = sweep_points(overrides, params)
             for point in points:
                 cfg = base if point == overrides and len(fixed) == len(overrides) else compose(
@@ -158,8 +161,8 @@ def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
                 try:
                     validate_config(cfg)
                 except ConfigError as exc:
-                    swept = [o for o in point if o not in fixed]
-                    return f"{'sweep point ' + ' '.join(swept) + ': ' if multirun and swept else ''}{exc}"
+                    where = " ".join(o for o in point if o.split("=")[0] in swept)
+                    return f"{'sweep point ' + where + ': ' if multirun and where else ''}{exc}"
     except (HydraException, OmegaConfBaseException):  # Hydra reports these itself in a moment
         return None
     return None

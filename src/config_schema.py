@@ -191,9 +191,23 @@ class LoggerConfig(_Strict):
 
 
 class ModelConfig(_Open):
-    """conf/model/*.yaml: the name here; knob values are checked against the registry (src.models.knob_table)."""
+    """conf/model/*.yaml: the name, and the knobs checked against the registry's declarations (src.models.knob_table)."""
 
     name: Text
+
+    @model_validator(mode="after")
+    def _knob_values(self) -> ModelConfig:
+        from src.models.knob_table import check_knob_values
+
+        check_knob_values(self.name, self.model_extra or {})  # a ConfigError is a ValueError: pydantic reports it
+        return self
+
+
+class ScaleConfig(_Strict):
+    """conf/scale/*.yaml: the experiments' scale and the input size standing for each paper resolution."""
+
+    name: Text
+    resolution: dict[str, PositiveInt]
 
 
 class JobConfig(_Open):
@@ -215,6 +229,7 @@ class JobConfig(_Open):
     train: TrainConfig
     logger: LoggerConfig
     export: ExportConfig
+    scale: ScaleConfig | None = None
 
 
 def data_schema(name: Any) -> type[DataConfig]:
@@ -234,7 +249,8 @@ def _describe(error: dict[str, Any]) -> str:
         choices = [a or b for a, b in re.findall(r"'([^']*)'|(\d+)", error["ctx"]["expected"])]
         use = "one of " if loc.endswith("]") else f"{loc}="
         return f"{loc}={error['input']!r} is not valid; use {use}{' | '.join(choices)}"
-    return f"{loc}={error['input']!r}: {message[:1].lower()}{message[1:]}"
+    hint = f" (for text that looks like a number, quote it: '{loc}=\"{error['input']}\"')" if error["type"] == "string_type" else ""
+    return f"{loc}={error['input']!r}: {message[:1].lower()}{message[1:]}{hint}"
 
 
 def _problems(schema: type[BaseModel], values: Any, prefix: tuple[str, ...] = ()) -> list[str]:
@@ -268,4 +284,5 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
     if isinstance(data, Mapping):
         problems += _problems(data_schema(data.get("name")), data, ("data",))
     if problems:
-        raise ConfigError(f"invalid config: {'; '.join(problems)}.")
+        text = "; ".join(p.rstrip(".") for p in problems)
+        raise ConfigError(f"invalid config: {text}{'' if text.endswith('?') else '.'}")
