@@ -82,7 +82,17 @@ def check_knob_values(model: str, knobs: Mapping[str, Any], table: Mapping[str, 
             raise ConfigError(f"{model}: model.{problem}")
 
 
-if __name__ == "__main__":
+def write_table(path: Path = TABLE) -> None:
+    """Write the registry's table to ``path``, one model per line (small diffs)."""
     rows = [f"{json.dumps(name)}: {json.dumps(entry, sort_keys=True)}" for name, entry in sorted(registry_table().items())]
-    TABLE.write_text("{\n" + ",\n".join(rows) + "\n}\n")  # one model per line: small diffs
-    print(f"wrote {TABLE}")
+    Path(path).write_text("{\n" + ",\n".join(rows) + "\n}\n")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the registry's knob declarations for the command-line checks.")
+    parser.add_argument("--out", type=Path, default=TABLE, help=f"where to write (default {TABLE.name} beside this module)")
+    out = parser.parse_args().out
+    write_table(out)
+    print(f"wrote {out}")

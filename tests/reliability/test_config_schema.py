@@ -243,8 +243,25 @@ def test_a_knob_named_on_the_command_line_is_kept_even_at_its_file_value():
     assert effective_model_knobs(compose_config(["model=resnet18"]), (28, 28, 1))["stem"] == "cifar"
 
 
-def test_the_knob_table_matches_the_registry():
-    """src/models/knob_table.json is what `python -m src.models.knob_table` writes from the registry."""
-    from src.models.knob_table import load_table, registry_table
+def test_an_explicit_knob_that_cannot_work_on_a_small_input_stops_the_job_and_says_why(tmp_path):
+    """model.stem=imagenet is the file's value, but named on the command line: auto keeps it, and at 16 px
+    the paper stem is too small, which the job says before training (one line, no folder)."""
+    job = [o for o in TINY_JOB if not o.startswith("model=")] + ["model=resnet18", "model.stem=imagenet"]
+    proc = run_cli(job, tmp_path)
+    assert "model_variant=auto keeps the knobs you set: {'stem': 'imagenet'}" in proc.stdout, proc.stdout[-2000:]
+    assert proc.returncode == 2 and "input 16x16 is smaller than the network's minimum" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
-    assert load_table() == registry_table(), "run: python -m src.models.knob_table"
+
+def test_the_knob_table_is_what_its_command_writes_from_the_registry(tmp_path):
+    """src/models/knob_table.json must be rewritten (`python -m src.models.knob_table`) when a knob changes."""
+    import subprocess
+    import sys
+
+    from src.models.knob_table import TABLE
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "src.models.knob_table", "--out", str(tmp_path / "t.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "t.json").read_text() == TABLE.read_text(), "run: python -m src.models.knob_table"
