@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,23 +50,10 @@ def main(cfg: DictConfig) -> float | None:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)
-    task = cfg.get("task", "train")
-    if task not in TASKS:
-        print(f"error: task={task!r} is unknown; use one of {', '.join(TASKS)}.", file=sys.stderr)
-        sys.exit(2)
-    if task == "distill":
-        from src.distill import distill as run_task
-    elif task == "compress":
-        from src.compress.job import compress as run_task
-    elif task == "dsd":
-        from src.compress.dsd import dsd as run_task
-    else:
-        from src.train import train as run_task
-
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
         validate_config(cfg)  # checked before Hydra started too, except for configs given by --config-path
-        results = run_task(cfg)
+        results = _task(cfg.get("task", "train"))(cfg)
     except SuiteError as exc:
         _report(exc)
         if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
@@ -81,6 +69,21 @@ def main(cfg: DictConfig) -> float | None:
         _record_failure(cfg, exc)
         return None
     return results.get("test_accuracy")
+
+
+def _task(task: str) -> Callable[[DictConfig], dict]:
+    """The function that runs ``task`` (imported only now: Keras and TensorFlow take seconds)."""
+    if task not in TASKS:
+        raise ConfigError(f"task={task!r} is unknown; use one of {', '.join(TASKS)}.")
+    if task == "distill":
+        from src.distill import distill as run_task
+    elif task == "compress":
+        from src.compress.job import compress as run_task
+    elif task == "dsd":
+        from src.compress.dsd import dsd as run_task
+    else:
+        from src.train import train as run_task
+    return run_task
 
 
 def _report(exc: BaseException) -> None:

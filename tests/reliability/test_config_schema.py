@@ -265,3 +265,25 @@ def test_the_knob_table_is_what_its_command_writes_from_the_registry(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "t.json").read_text() == TABLE.read_text(), "run: python -m src.models.knob_table"
+
+
+def test_a_bad_value_in_a_recorded_config_is_refused_in_the_job_with_one_line_and_no_folder(tmp_path):
+    """--config-path configs skip the checks before Hydra; the job's own check refuses them and drops the folder."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    cfg = compose_config(TINY_JOB)
+    cfg.train.epochs = 0
+    (tmp_path / "recorded").mkdir()
+    OmegaConf.save(cfg, tmp_path / "recorded" / "config.yaml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "src.run", "--config-path", str(tmp_path / "recorded"), "--config-name", "config",
+         f"hydra.run.dir={tmp_path}/out"],
+        cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == ["error: invalid config: train.epochs=0: input should be greater than or equal to 1."]
+    assert "train.epochs=0" not in proc.stdout and not (tmp_path / "out").exists()
