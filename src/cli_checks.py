@@ -126,43 +126,47 @@ def sweep_points(overrides: Sequence[str], sweep_params: dict | None) -> list[li
     return points
 
 
-def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
-    """The schema's one-line refusal (`src.config_schema`) of the config these arguments compose, for a
-    sweep of each point's, else None; whatever does not compose is left to Hydra to report."""
-    if _overrides(args) is None or any(a.split("=")[0] in INFO_FLAGS for a in args):
-        return None
+def _composed_points(args: Sequence[str], conf_dir: Path) -> tuple[list[tuple[str, object]], bool] | None:
+    """(what names each point, its composed config) of a single job or a sweep, and whether it is a sweep;
+    None when something does not compose (Hydra reports that itself in a moment)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from src.config_schema import validate_config
-    from src.errors import ConfigError
 
     overrides = [a for a in args if not a.startswith("-")]
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
         fixed = [a for a, o in zip(overrides, parsed) if not o.is_sweep_override()]
+        swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             base = compose(config_name="config", overrides=fixed, return_hydra_config=True)
             multirun = "-m" in args or "--multirun" in args or str(base.hydra.get("mode")) == "RunMode.MULTIRUN"
-            swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
             if not multirun:
-                points = [overrides]
-            else:
-                params = base.hydra.sweeper.get("params")
-                params = OmegaConf.to_container(params) if params else {}
-                swept |= set(params)
-                points = sweep_points(overrides, params)
-            for point in points:
-                cfg = base if point == overrides and len(fixed) == len(overrides) else compose(
-                    config_name="config", overrides=point)
-                try:
-                    validate_config(cfg)
-                except ConfigError as exc:
-                    where = " ".join(o for o in point if o.split("=")[0] in swept)
-                    return f"{'sweep point ' + where + ': ' if multirun and where else ''}{exc}"
-    except (HydraException, OmegaConfBaseException):  # Hydra reports these itself in a moment
+                return [("", base)], False
+            params = base.hydra.sweeper.get("params")
+            params = OmegaConf.to_container(params) if params else {}
+            swept |= set(params)
+            return [(" ".join(o for o in point if o.split("=")[0] in swept), compose(config_name="config", overrides=point))
+                    for point in sweep_points(overrides, params)], True
+    except Exception:  # noqa: BLE001 — whatever fails here, Hydra reports it itself in a moment
         return None
+
+
+def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
+    """The schema's one-line refusal (`src.config_schema`) of the config these arguments compose, for a
+    sweep of each point's, else None."""
+    if _overrides(args) is None or any(a.split("=")[0] in INFO_FLAGS for a in args):
+        return None
+    from src.config_schema import validate_config
+    from src.errors import ConfigError
+
+    composed = _composed_points(args, conf_dir)
+    if composed is None:
+        return None
+    points, multirun = composed
+    for where, cfg in points:
+        try:
+            validate_config(cfg)
+        except ConfigError as exc:
+            return f"sweep point {where}: {exc}" if multirun and where else str(exc)
     return None

@@ -115,7 +115,7 @@ class DataConfig(_Open):
     batch_size: PositiveInt
     eval_batch_size: PositiveInt = 512
     augment: Augment = Augment()
-    normalize: Normalize | None = None
+    normalize: Normalize
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -128,11 +128,10 @@ class DataConfig(_Open):
     def _cross_field(self) -> DataConfig:
         if self.pseudo_labels and self.labelled_fraction is None:
             raise ValueError("data.pseudo_labels needs data.labelled_fraction (the split the labels were made for)")
-        if self.normalize is not None:
-            for key, values in (("mean", self.normalize.mean), ("std", self.normalize.std)):
-                if len(values) not in (1, self.channels):
-                    raise ValueError(f"data.normalize.{key} has {len(values)} values for {self.channels} channel(s); "
-                                     "give 1" if self.channels == 1 else "give 3 (or 1, used for every channel)")
+        for key, values in (("mean", self.normalize.mean), ("std", self.normalize.std)):
+            if len(values) not in (1, self.channels):
+                fix = "give 1" if self.channels == 1 else f"give {self.channels} (or 1, used for every channel)"
+                raise ValueError(f"data.normalize.{key} has {len(values)} values for {self.channels} channel(s); {fix}")
         return self
 
 
@@ -243,6 +242,8 @@ def _describe(error: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{loc} is missing; set {loc}=..."
+    if error["type"] == "extra_forbidden":
+        return f"{loc} is not a field of {loc.rsplit('.', 1)[0]}.*; remove it, or declare it in src/config_schema.py"
     if error["type"] == "value_error" and isinstance(error["input"], dict):  # a cross-field rule names its fields
         return message
     if error["type"] == "literal_error":  # expected: "'a', 'b' or 'c'" or "1 or 3"

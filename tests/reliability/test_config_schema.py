@@ -104,7 +104,11 @@ def test_a_bad_sweep_point_stops_the_sweep_before_its_first_point(tmp_path):
         (["data=image_folder", "data.root=/x", "data.on_bad_file=ignore"], "data.on_bad_file='ignore'"),
         (["data=image_folder", "data.root=/x", "data.channels=4"], "data.channels=4"),
         # export, logger
+        (["data.normalize=null"], "data.normalize=None"),
+        (["data=synthetic", "data.channels=3", "data.normalize.std=[0.1,0.2]"], "give 3 (or 1, used for every channel)"),
+        (["+train.foo=1"], "train.foo is not a field of train.*"),
         (["export.enabled=1"], "export.enabled=1"),
+        (["export.formats=float32"], "export.formats='float32': input should be a valid list"),
         (["export.formats=[float32,int9]"], "export.formats[1]='int9' is not valid"),
         (["export.formats=[]"], "export.formats is empty"),
         (["export.num_threads=0"], "export.num_threads=0"),
@@ -178,6 +182,20 @@ def test_unknown_data_sets_and_fields_pass_the_common_checks():
     assert check_values(["+data.workers=4", "+data.format=tfrecord"]) is None
     assert check_values(["data.name=imagenet_tfrecord"]) is None
     assert "data.batch_size=0" in check_values(["data.name=imagenet_tfrecord", "data.batch_size=0"])
+
+
+def test_what_does_not_compose_is_left_to_hydra():
+    assert check_values(["model=null"]) is None and check_values(["-m", "seed=interval(0,1)"]) is None
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused_by_the_engine_check():
+    """The replica count is known once the engine starts: src.train.distribution checks it before any MLflow run."""
+    from src.train.distribution import _check_batch
+
+    for batch in (1, 33):
+        with pytest.raises(ConfigError, match=f"data.batch_size={batch} does not split over 2 replicas"):
+            _check_batch(batch, 2)
+    _check_batch(32, 2)
 
 
 def test_the_schema_lists_the_exporters_formats():
