@@ -21,7 +21,6 @@ import keras
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.config_schema import validate_config
 from src.data import load_splits
 from src.data.pipeline import (
     Normalization, adapt_images, batch_shares, eval_dataset, mixed_train_dataset, steps_per_epoch, train_dataset,
@@ -167,6 +166,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     folder and MLflow run; inside a sweep (``skip_finished``) a finished one is skipped."""
     if not cfg.get("output_dir"):
         raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
+    from src.config_schema import validate_config
+
     validate_config(cfg)  # src.run checked it before Hydra started; configs built in Python are checked here
     fingerprint = job_fingerprint(cfg)
     if cfg.get("resume_root"):
