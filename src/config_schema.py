@@ -64,7 +64,7 @@ class TrainConfig(_Strict):
     deterministic: bool = True
     checkpoint: bool = True
     init_weights: Text | None = None
-    sparsity: Fraction | None = None
+    sparsity: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # fraction pruned, (0, 1); null: dense
     verbose: Literal["auto", 0, 1, 2] = "auto"
     progress_every_s: PositiveFloat | None = None
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"

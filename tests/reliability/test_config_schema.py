@@ -83,6 +83,7 @@ def test_a_bad_sweep_point_stops_the_sweep_before_its_first_point(tmp_path):
         (["train.milestones=[0.75,0.5]"], "must increase"),
         (["train.warmup_epochs=20"], "train.warmup_epochs=20 is more than train.epochs=15"),
         (["train.sparsity=1.0"], "train.sparsity=1.0"),
+        (["train.sparsity=0"], "train.sparsity=0"),
         (["train.progress_every_s=-5"], "train.progress_every_s=-5"),
         # data (per data set): ints, floats, bools, enums, lists, nested, cross-field
         (["data.image_size=0"], "data.image_size=0"),
