@@ -307,3 +307,11 @@ def test_a_bad_value_in_a_recorded_config_is_refused_in_the_job_with_one_line_an
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines() == ["error: invalid config: train.epochs=0: input should be greater than or equal to 1."]
     assert "train.epochs=0" not in proc.stdout and not (tmp_path / "out").exists()
+
+
+def test_train_called_from_python_checks_the_schema_before_writing_anything(tmp_path):
+    from src.train import train
+
+    with pytest.raises(ConfigError, match=r"train.epochs=0: input should be greater than or equal to 1"):
+        train(compose_config([*TINY_JOB, "train.epochs=0"], tmp_path / "job"))
+    assert not (tmp_path / "job").exists()
