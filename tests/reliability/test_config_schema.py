@@ -315,3 +315,13 @@ def test_train_called_from_python_checks_the_schema_before_writing_anything(tmp_
     with pytest.raises(ConfigError, match=r"train.epochs=0: input should be greater than or equal to 1"):
         train(compose_config([*TINY_JOB, "train.epochs=0"], tmp_path / "job"))
     assert not (tmp_path / "job").exists()
+
+
+def test_sweep_points_checked_from_one_compose_per_group_choice_equal_composing_each_point():
+    from src.cli_checks import CONF_DIR, _composed_points
+
+    points, multirun = _composed_points(["-m", "experiment=deep_compression", "train.epochs=2,3"], CONF_DIR)
+    assert multirun and len(points) == 12
+    for where, cfg in points:
+        full = compose_config(["experiment=deep_compression", *where.split()])
+        assert OmegaConf.to_container(cfg, resolve=True) == OmegaConf.to_container(full, resolve=True), where
