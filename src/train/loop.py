@@ -74,16 +74,24 @@ MODEL_VARIANTS = ("auto", "paper", "small")
 def effective_model_knobs(cfg: DictConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
     """The knobs the network is built with: ``cfg.model``'s, overlaid with the family's documented
     small-input knobs (registry ``small_knobs``) when ``model_variant`` is ``small``, or ``auto`` and the
-    input is below SMALL_INPUT_BELOW pixels (e.g. Fashion-MNIST's 28×28)."""
+    input is below SMALL_INPUT_BELOW pixels (e.g. Fashion-MNIST's 28×28). Knob values are checked first,
+    and a knob the user set (`src.train.knob_sources`) is kept, never overlaid."""
     from src.models import get_spec
     from src.models.common import check_choice
+    from src.models.knob_table import check_knob_values, registry_table
+    from src.train.knob_sources import explicit_knobs
 
     knobs = _model_knobs(cfg.model)
+    check_knob_values(cfg.model.name, knobs, registry_table())  # before any variant logic: a typo is refused
     variant = cfg.get("model_variant", "auto")
     check_choice("model_variant", variant, MODEL_VARIANTS, "config")
     small = variant == "small" or (variant == "auto" and min(input_shape[:2]) < SMALL_INPUT_BELOW)
     if small:
-        knobs.update(get_spec(cfg.model.name).small_knobs)
+        mine = explicit_knobs(cfg)
+        kept = {k: knobs[k] for k, v in get_spec(cfg.model.name).small_knobs.items() if k in mine and knobs[k] != v}
+        knobs.update({k: v for k, v in get_spec(cfg.model.name).small_knobs.items() if k not in mine})
+        if kept:
+            log.info("%s: model_variant=%s keeps the knobs you set: %s", cfg.model.name, variant, kept)
     return knobs
 
 
@@ -156,6 +164,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     folder and MLflow run; inside a sweep (``skip_finished``) a finished one is skipped."""
     if not cfg.get("output_dir"):
         raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
+    from src.config_schema import validate_config
+
+    validate_config(cfg)  # src.run checked it before Hydra started; configs built in Python are checked here
     fingerprint = job_fingerprint(cfg)
     if cfg.get("resume_root"):
         for dead in reap_dead_jobs(Path(cfg.resume_root)):
