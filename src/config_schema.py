@@ -107,6 +107,7 @@ class DataConfig(_Open):
     val_fraction: Fraction = 0.0
     split_seed: Seed = 0
     train_subset: PositiveInt | None = None
+    subset_seed: Seed | None = None
     eval_subset: PositiveInt | None = None
     labelled_fraction: Share | None = None
     labelled_seed: Seed = 0
@@ -159,11 +160,54 @@ class ImageFolderConfig(DataConfig):
     on_bad_file: Literal["skip", "error"] = "skip"
 
 
+class StreamedConfig(DataConfig):
+    """The fields every streamed data set shares (src/data/sources.py, src/data/recipes.py)."""
+
+    root: Text
+    recipe: Literal["inception", "inception_light", "center"] = "inception"
+    crop_pct: Annotated[float, Field(gt=0.0, le=1.0)] = 0.875
+
+
+class ImagenetFolderConfig(StreamedConfig):
+    """conf/data/imagenet_folder.yaml."""
+
+    train_dir: Text = "train"
+    test_dir: Text | None = "auto"
+    val_fraction: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.01
+    on_bad_file: Literal["skip", "error"] = "skip"
+    verify: Literal["header", "decode"] = "header"
+    content_hash: bool = False
+    manifest_cache: Text | None = None
+
+
+class TFRecordConfig(StreamedConfig):
+    """conf/data/tfrecord.yaml."""
+
+    val_shards: PositiveInt = 1
+    label_offset: NonNegativeInt = 0
+    shuffle_buffer: PositiveInt = 10000
+    num_classes: Annotated[int, Field(ge=2)] | None = None
+
+
+class TFDSConfig(StreamedConfig):
+    """conf/data/tfds.yaml."""
+
+    train_split: Text = "train"
+    val_split: Text = "validation"
+    test_split: Text = "validation"
+    image_key: Text = "image"
+    label_key: Text = "label"
+    shuffle_buffer: PositiveInt = 10000
+
+
 #: data.name -> its schema; a data set without an entry is checked against DataConfig (see the module doc).
 DATA_SCHEMAS: dict[str, type[DataConfig]] = {
     "fashion_mnist": FashionMnistConfig,
     "synthetic": SyntheticConfig,
     "image_folder": ImageFolderConfig,
+    "imagenet_folder": ImagenetFolderConfig,
+    "tfrecord": TFRecordConfig,
+    "tfds": TFDSConfig,
 }
 
 

@@ -104,6 +104,11 @@ def test_a_bad_sweep_point_stops_the_sweep_before_its_first_point(tmp_path):
         (["data=image_folder"], "data.root is mandatory and not set"),
         (["data=image_folder", "data.root=/x", "data.on_bad_file=ignore"], "data.on_bad_file='ignore'"),
         (["data=image_folder", "data.root=/x", "data.channels=4"], "data.channels=4"),
+        (["data=imagenet_folder", "data.root=/x", "data.recipe=inceptoin"], "data.recipe='inceptoin'"),
+        (["data=imagenet_folder", "data.root=/x", "data.crop_pct=1.5"], "data.crop_pct=1.5"),
+        (["data=imagenet_folder", "data.root=/x", "data.val_fraction=0.6"], "data.val_fraction=0.6"),
+        (["data=tfrecord", "data.root=/x", "data.val_shards=0"], "data.val_shards=0"),
+        (["scale=full"], "data.root is mandatory and not set"),
         # export, logger
         (["data.normalize=null"], "data.normalize=None"),
         (["data=synthetic", "data.channels=3", "data.normalize.std=[0.1,0.2]"], "give 3 (or 1, used for every channel)"),
@@ -151,7 +156,8 @@ def _wrong(value):
 @pytest.mark.parametrize("data", sorted(DATA_SCHEMAS))
 def test_every_field_given_a_value_of_another_kind_is_refused_naming_it(data):
     """Generated from the composed config, so a field added later is covered without editing this test."""
-    base = compose_config([f"data={data}", "data.root=/x"] if data == "image_folder" else [f"data={data}"])
+    with_root = ("image_folder", "imagenet_folder", "tfrecord", "tfds")  # their root is mandatory (???)
+    base = compose_config([f"data={data}", "data.root=/x"] if data in with_root else [f"data={data}"])
     checked = 0
     for key, value in _leaves(base):
         wrong = _wrong(value)
