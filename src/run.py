@@ -9,7 +9,9 @@ traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -17,7 +19,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from src.errors import SuiteError
+from src.config_schema import validate_config
+from src.errors import ConfigError, SuiteError
+from src.redact import redact, redact_file, redact_logging
 
 log = logging.getLogger("src.run")
 
@@ -30,6 +34,11 @@ TASKS = ("train", "distill", "compress", "dsd")
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    redact_logging()  # run.log and the console: no credentials of a tracking URI
+    records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
+               ("config.yaml", "overrides.yaml", "hydra.yaml")] if hc.output_subdir else []
+    for path in [*records, Path(hc.sweep.dir) / "multirun.yaml"]:  # Hydra's record of the job, likewise
+        redact_file(path)
     with open_dict(cfg):
         # Always from this invocation, so a re-run of a recorded config writes to a new folder and
         # never nests under the parent run of the sweep it was recorded in.
@@ -49,28 +58,30 @@ def main(cfg: DictConfig) -> float | None:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)
-    task = cfg.get("task", "train")
-    if task not in TASKS:
-        print(f"error: task={task!r} is unknown; use one of {', '.join(TASKS)}.", file=sys.stderr)
-        sys.exit(2)
-    if task == "distill":
-        from src.distill import distill as run_task
-    elif task == "compress":
-        from src.compress.job import compress as run_task
-    elif task == "dsd":
-        from src.compress.dsd import dsd as run_task
-    else:
-        from src.train import train as run_task
-
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
-        results = run_task(cfg)
+        validate_config(cfg)  # checked before Hydra started too, except for configs given by --config-path
+        run_task = _task(cfg.get("task", "train"))
+        try:
+            if cfg.get("logger") and cfg.logger.get("enabled", True):  # a bad store stops the job before its data loads
+                from src.tracking.store import resolve_tracking_uri
+
+                resolve_tracking_uri(cfg.logger.get("tracking_uri"))
+            results = run_task(cfg)
+        except Exception as exc:  # a corrupt or full MLflow store, raised deep in MLflow: one line too
+            from src.tracking.store import StoreError, store_problem
+
+            problem = None if isinstance(exc, SuiteError) else store_problem(exc)
+            if problem is None:
+                raise
+            raise StoreError(problem) from None
     except SuiteError as exc:
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        _report(exc)
         if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
             _record_failure(cfg, exc)
             return None
+        if isinstance(exc, ConfigError) and not multirun:
+            _drop_refused_folder(Path(cfg.output_dir), f"{hc.job.name}.log")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 — a bug in one point must not cost the sweep its other points
         if not go_on:
@@ -79,6 +90,41 @@ def main(cfg: DictConfig) -> float | None:
         _record_failure(cfg, exc)
         return None
     return results.get("test_accuracy")
+
+
+def _task(task: str) -> Callable[[DictConfig], dict]:
+    """The function that runs ``task`` (imported only now: Keras and TensorFlow take seconds)."""
+    if task not in TASKS:
+        raise ConfigError(f"task={task!r} is unknown; use one of {', '.join(TASKS)}.")
+    if task == "distill":
+        from src.distill import distill as run_task
+    elif task == "compress":
+        from src.compress.job import compress as run_task
+    elif task == "dsd":
+        from src.compress.dsd import dsd as run_task
+    else:
+        from src.train import train as run_task
+    return run_task
+
+
+def _report(exc: BaseException) -> None:
+    """The error once on the console (stderr) and in the job's log file (not again on stdout)."""
+    print(f"error: {redact(str(exc))}", file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _drop_refused_folder(out: Path, log_name: str) -> None:
+    """Remove the folder Hydra made for a job whose config was refused before it trained or tracked anything:
+    it holds only Hydra's record, the log and a failed job.json (no MLflow run)."""
+    from src.train.jobfile import JOB_FILE, POINTER_FILE, read_job
+
+    if not out.is_dir() or (read_job(out) or {}).get("mlflow_run_id"):
+        return
+    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE}:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
@@ -100,12 +146,13 @@ def _interrupted(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from src.cli_checks import check_overrides
+    from src.cli_checks import check_overrides, check_values
     from src.console import pop_flag, quiet_tensorflow_import
 
     verbose = pop_flag(sys.argv, "--verbose")  # TensorFlow's start-up notices and tracebacks of interrupts
     command = sys.argv[1:]
-    problem = check_overrides(command)
+    # Before Hydra starts: a refused config creates no output folder and opens no MLflow run.
+    problem = check_overrides(command) or check_values(command)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)

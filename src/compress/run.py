@@ -61,11 +61,12 @@ def weight_layer_names(model) -> list[str]:
 
 def load_job_data(job_dir: Path):
     """(x_train, y_train, x_test, y_test) of a job, adapted and normalised as it was trained."""
-    from src.data import load_splits
+    from src.data import load_splits, require_in_memory
     from src.data.pipeline import Normalization, adapt_images
 
     cfg = OmegaConf.load(job_dir / "config.yaml")
     d = cfg.data
+    require_in_memory(d, "Deep Compression's retraining (src.compress)")
     splits = load_splits(d)
     norm = Normalization.create(d.normalize.mean, d.normalize.std, int(d.channels))
 

@@ -10,13 +10,51 @@ from src.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from src.data.labelled import UnlabelledPool
+    from src.data.sources import Source
 
-DATASETS = ("fashion_mnist", "synthetic", "image_folder")
+DATASETS = ("fashion_mnist", "synthetic", "image_folder", "imagenet_folder", "tfrecord", "tfds")
+#: Data sets streamed from disk (`src.data.sources.StreamingSource`); the others are held in memory.
+STREAMING = ("imagenet_folder", "tfrecord", "tfds")
+
+
+def open_source(data_cfg: Mapping[str, Any]) -> Source:
+    """The `Source` a `conf/data/*.yaml` config describes: streamed for `STREAMING` data sets, else the
+    in-memory splits of `load_splits` brought to ``image_size``/``channels``."""
+    from src.data.sources import InMemorySource
+
+    name = data_cfg.get("name")
+    if name in STREAMING and (data_cfg.get("labelled_fraction") is not None or data_cfg.get("pseudo_labels")):
+        raise ConfigError(f"data.labelled_fraction and data.pseudo_labels need an in-memory data set, not data={name}.")
+    if name == "imagenet_folder":
+        from src.data.folder_source import FolderSource
+
+        return FolderSource(data_cfg)
+    if name == "tfrecord":
+        from src.data.tfrecord import TFRecordSource
+
+        return TFRecordSource(data_cfg)
+    if name == "tfds":
+        from src.data.tfds_source import TFDSSource
+
+        return TFDSSource(data_cfg)
+    augment = data_cfg.get("augment") or {}
+    return InMemorySource(
+        load_splits(data_cfg), int(data_cfg["image_size"]), int(data_cfg["channels"]), data_cfg.get("resize", "pad"),
+        crop_pad=int(augment.get("random_crop_pad", 0)), flip=bool(augment.get("horizontal_flip", False)),
+        eval_subset=data_cfg.get("eval_subset"), pseudo_ratio=data_cfg.get("pseudo_ratio"),
+    )
+
+
+def require_in_memory(data_cfg: Mapping[str, Any], what: str) -> None:
+    """Stop a job that still needs the whole data set in memory when given a streamed one."""
+    if data_cfg.get("name") in STREAMING:
+        raise ConfigError(f"{what} holds its data set in memory and cannot read data={data_cfg.get('name')} yet; "
+                          "use data=image_folder for a small folder, or train with the default task.")
 
 
 def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
     """Load the data set a `conf/data/*.yaml` config describes: ``train_subset`` keeps at most N training
-    images; ``labelled_fraction`` keeps a stratified labelled part of them, and ``pseudo_labels`` (a file
+    images (drawn with ``subset_seed``, or ``split_seed`` when that is null); ``labelled_fraction`` keeps a stratified labelled part of them, and ``pseudo_labels`` (a file
     of the distillation job) adds pseudo-labelled images of the unlabelled rest as a second source."""
     splits, pool = load_semi_supervised(data_cfg)
     pseudo = data_cfg.get("pseudo_labels")
@@ -37,7 +75,8 @@ def load_semi_supervised(data_cfg: Mapping[str, Any]) -> tuple[DataSplits, Unlab
     if limit is not None:
         if not isinstance(limit, int) or limit < 1:
             raise ConfigError(f"data.train_subset must be a positive integer or null, got {limit!r}.")
-        splits = subset_train(splits, limit, data_cfg.get("split_seed", 0))
+        subset_seed = data_cfg.get("subset_seed")
+        splits = subset_train(splits, limit, data_cfg.get("split_seed", 0) if subset_seed is None else int(subset_seed))
     fraction = data_cfg.get("labelled_fraction")
     if fraction is None:
         return splits, None
@@ -84,4 +123,4 @@ def _load(data_cfg: Mapping[str, Any]) -> DataSplits:
     raise ConfigError(f"Unknown data set {name!r}.{did_you_mean(str(name), DATASETS)} Available: {', '.join(DATASETS)}.")
 
 
-__all__ = ["DATASETS", "DataSplits", "load_semi_supervised", "load_splits"]
+__all__ = ["DATASETS", "STREAMING", "DataSplits", "load_semi_supervised", "load_splits", "open_source", "require_in_memory"]

@@ -37,6 +37,9 @@ def check_distill_config(cfg: DictConfig) -> None:
     """Clear errors for a distillation config that cannot work, before anything trains."""
     if cfg.get("distill") is None:
         raise ConfigError("task=distill needs a `distill:` block; start from experiment=data_distillation.")
+    from src.data import require_in_memory
+
+    require_in_memory(cfg.data, "task=distill (the teacher labels the unlabelled pool in memory)")
     if cfg.data.get("labelled_fraction") is None:
         raise ConfigError("task=distill needs data.labelled_fraction (e.g. 0.1): the rest of the training split is "
                           "the unlabelled part the teacher labels.")

@@ -151,7 +151,7 @@ def write_bundle(job_dir: Path, fmt: str, out: Path | None = None, export: bool 
     made first if missing); returns ``out``."""
     from omegaconf import OmegaConf
 
-    from src.data import load_splits
+    from src.data import open_source
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; bundles exist for {list(FORMATS)}.")
@@ -160,7 +160,7 @@ def write_bundle(job_dir: Path, fmt: str, out: Path | None = None, export: bool 
     out = Path(out or job_dir / "android" / fmt)
     out.mkdir(parents=True, exist_ok=True)
     labels = out / "labels.txt"
-    labels.write_text("\n".join(load_splits(cfg.data).class_names) + "\n")
+    labels.write_text("\n".join(open_source(cfg.data).class_names) + "\n")
     description = describe(job_dir, path, fmt)
     with_metadata = add_metadata(path.read_bytes(), description, labels)
     description["tflite_metadata"] = ("embedded (ImageClassifier schema, labels.txt packed)" if with_metadata

@@ -19,23 +19,24 @@ def export_job(job_dir: Path, formats: tuple[str, ...]) -> Iterator[tuple[str, s
     """(model name, format, its verification report or the ExportError that stopped it, class names) per format."""
     from omegaconf import OmegaConf
 
-    from src.data import load_splits
-    from src.data.pipeline import Normalization, adapt_images
+    from src.data import STREAMING, open_source
+    from src.data.pipeline import Normalization
     from src.models.saving import load_model
 
     cfg = OmegaConf.create(yaml.safe_load((job_dir / "config.yaml").read_text()))
-    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
-    resize = cfg.data.get("resize", "pad")
-    splits = load_splits(cfg.data)
-    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
-    x_test = norm.apply_numpy(adapt_images(splits.x_test, size, channels, resize))
-    calibration = norm.apply_numpy(adapt_images(splits.x_train[:256], size, channels, resize))
+    data = open_source(cfg.data)
+    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, int(cfg.data.channels))
+    # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole
+    limit = (cfg.export.get("max_eval_examples") or 2000) if cfg.data.name in STREAMING else None
+    x_raw, y_test = data.take("test", limit)
+    x_test = norm.apply_numpy(x_raw)
+    calibration = norm.apply_numpy(data.take("train", 256)[0])
     model = load_model(job_dir / "model.keras", compile=False)
     for fmt in formats:
         try:
             report: TfliteReport | ExportError = export_and_verify(
-                model, job_dir / EXPORT_DIR, x_test, splits.y_test, name=cfg.model.name, fmt=fmt,
+                model, job_dir / EXPORT_DIR, x_test, y_test, name=cfg.model.name, fmt=fmt,
                 representative=calibration)
         except ExportError as exc:  # one format that fails (e.g. XNNPACK refuses it) does not stop the others
             report = exc
-        yield cfg.model.name, fmt, report, splits.class_names
+        yield cfg.model.name, fmt, report, data.class_names

@@ -1,11 +1,14 @@
 """Report of an ablation sweep, to sit beside the paper's table: per point, test accuracy over seeds, the
 point's parameters and multiply-adds at CPU scale and at the paper's settings, the paper's printed
-figures, and a verdict per paper claim (Welch's t-test over seeds, src/report/stats.py).
+figures, and a verdict per paper claim and trend with its evidence (src/report/verdict.py).
 
     python -m src.report.ablation multirun/shufflenet_groups/<time> --out experiments/shufflenet_groups
+    python -m src.report.ablation --from-results experiments/shufflenet_groups/results.csv
 
 The experiment is the sweep folder's parent name (or ``--experiment``); what it compares is in
-src/report/ablation_specs.py. Unfinished and failed points are listed, not hidden.
+src/report/ablation_specs.py. Unfinished and failed points are listed, not hidden. ``--from-results``
+re-renders the claims section of a committed report from its ``results.csv`` (the job folders are not
+committed); rows written before the ``seed_list`` column hold seeds 1..n in order.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ import json
 import math
 import statistics
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from src.report.ablation_specs import SPECS, AblationSpec, Claim, value
+from src.report.ablation_specs import SPECS, AblationSpec, Claim, TrendClaim, value
 from src.report.curves import read_history
-from src.report.stats import Comparison, mean_std, welch
+from src.report.markdown import splice_section, write_readme
+from src.report.stats import ALPHA, homogeneity_p, mean_std, paired, pooled, pooled_sd, trend, welch
 from src.report.sweep_table import unique_jobs
-from src.report.markdown import write_readme
+from src.report.verdict import EVIDENCE_HEADER, Evidence, holm_of, p_text, pp
 
 
 def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -68,25 +73,101 @@ def matches(cfg: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return all(value(cfg, key) == want for key, want in wanted.items())
 
 
-def judge(claim: Claim, groups: dict[str, dict[str, Any]]) -> tuple[str, str, Comparison | None, str]:
-    """(better label, worse label, comparison, verdict) of a claim; the verdict explains a missing side."""
-    sides = []
-    for wanted in (claim.better, claim.worse):
-        found = [name for name, g in groups.items() if matches(g["cfg"], wanted) and g["acc"]]
-        if len(found) != 1:
-            return "–", "–", None, f"not judged: {len(found)} finished points match {dict(wanted)}"
-        sides.append(found[0])
-    c = welch(list(groups[sides[0]]["acc"].values()), list(groups[sides[1]]["acc"].values()))
-    if claim.kind == "similar":
-        if not math.isfinite(c.p):
-            text = f"inconclusive (only {min(c.n_a, c.n_b)} seeds per side)"
-        elif c.p < 0.05:
-            text = "no: they differ significantly"
-        else:
-            text = "consistent: no significant difference"
+def arm(groups: dict[str, dict[str, Any]], wanted: Mapping[str, Any]) -> str | None:
+    """The one finished point matching ``wanted`` (None if none or several)."""
+    found = [name for name, g in groups.items() if matches(g["cfg"], wanted) and g["acc"]]
+    return found[0] if len(found) == 1 else None
+
+
+def residual_variance(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Levene's test over the points; when it does not reject one variance, the pooled residual SD."""
+    accs = [list(g["acc"].values()) for g in groups.values() if len(g["acc"]) >= 2]
+    p = homogeneity_p(accs)
+    sd, df = pooled_sd(accs)
+    return {"levene_p": p, "sd": sd, "df": df, "pool": math.isfinite(p) and p >= ALPHA and df > 0}
+
+
+def judge(claim: Claim, groups: dict[str, dict[str, Any]], variance: dict[str, Any] | None = None
+          ) -> tuple[str, str, Evidence | None, str]:
+    """(A, B, evidence, why not judged) of a claim: paired over seeds when its arms share initial weights
+    and data order; Welch when another report tests it with the same runs (so both reports give one
+    result, whatever their other points); else with the pooled residual SD when Levene allows, else Welch."""
+    a, b = (arm(groups, claim.better), arm(groups, claim.worse))
+    if a is None or b is None:
+        missing = claim.better if a is None else claim.worse
+        return "–", "–", None, f"not judged: no single finished point matches {dict(missing)}"
+    acc_a, acc_b = groups[a]["acc"], groups[b]["acc"]
+    variance = variance or residual_variance(groups)
+    if claim.paired:
+        c = paired(acc_a, acc_b)
+    elif variance["pool"] and not claim.shared:
+        c = pooled(list(acc_a.values()), list(acc_b.values()), variance["sd"], variance["df"])
     else:
-        text = c.verdict()
-    return sides[0], sides[1], c, text
+        c = welch(list(acc_a.values()), list(acc_b.values()))
+    reference = statistics.fmean(acc_b.values())
+    return a, b, Evidence(c, claim.kind, claim.expected.at(reference) if claim.expected else None,
+                          claim.margin.at(reference) if claim.margin else None), ""
+
+
+def judge_trend(t: TrendClaim, groups: dict[str, dict[str, Any]]) -> Evidence | None:
+    """OLS slope of accuracy on x over every run of the trend's points (None if a point is missing)."""
+    if any(not groups.get(name, {}).get("acc") for name in t.x):
+        return None
+    xs = [t.x[name] for name in t.x for _ in groups[name]["acc"]]
+    ys = [acc for name in t.x for acc in groups[name]["acc"].values()]
+    expected = t.expected.at(statistics.fmean(groups[t.reference]["acc"].values())) if t.expected else None
+    fit = trend(xs, ys)
+    return Evidence(fit.as_comparison(), "better", expected, unit=f"pp per unit {t.x_name}",
+                    trend_x=tuple(t.x.values()), trend_sd=fit.sd)
+
+
+def claims_section(spec: AblationSpec, groups: dict[str, dict[str, Any]], note: str = "") -> list[str]:
+    """The claims and trends table (Holm over all of them), then each expectation's source, the pairing
+    and the claims another report tests with the same runs."""
+    variance = residual_variance(groups)
+    rows = [(claim.text, *judge(claim, groups, variance)) for claim in spec.claims]
+    rows += [(t.text, f"{t.x_name} over {', '.join(t.x)}", "", judge_trend(t, groups), "missing points")
+             for t in spec.trends]
+    judged = [i for i, r in enumerate(rows) if r[3] is not None]
+    adjusted = dict(zip(judged, holm_of([rows[i][3] for i in judged])))
+    pooled_text = (f"pooled over the points ({variance['df']} df, residual SD {pp(variance['sd'], False)} pp)"
+                   if variance["pool"] else "not pooled (Welch)")
+    lines = ["## The paper's claims at this scale", "",
+             *([note, ""] if note else []),
+             f"Two-sided tests, α = 0.05, Holm-corrected over the {len(judged)} tests of this report (raw and Holm p "
+             f"side by side). Arms that share initial weights and data order per seed are compared seed by seed "
+             "(paired); a claim another report shares by Welch's t-test; others by a t-test whose variance is "
+             f"{pooled_text}: Levene's test of one variance over the "
+             f"points gives p = {p_text(variance['levene_p'])}. MDD80: the smallest difference this design detects "
+             "with 80 % power. An \"alike\" claim is tested by two one-sided tests (TOST) against its declared margin.",
+             "", f"| claim | A | B | {EVIDENCE_HEADER} |", "|---|---|---|" + "---|" * (EVIDENCE_HEADER.count("|") + 1)]
+    for i, (text, a, b, evidence, why) in enumerate(rows):
+        if evidence is None:
+            lines.append(f"| {text} | – | – |" + " – |" * (EVIDENCE_HEADER.count("|")) + f" {why} |")
+        else:
+            lines.append(f"| {text} | {a} | {b} | {evidence.cells(adjusted[i])} |")
+    lines += ["", "Expected effects and margins (the paper's relative error reduction × this run's error of B, or of "
+              "the trend's reference point):", ""]
+    for claim in spec.claims:
+        declared = claim.expected or claim.margin
+        lines.append(f"- {claim.text}: " + (f"{'margin' if claim.margin else 'expected'} "
+                                            f"{100 * declared.relative:.1f} % of the error; {declared.source}."
+                                            if declared else "none declared (no paper figure read for it)."))
+    for t in spec.trends:
+        lines.append(f"- {t.text}: " + (f"{100 * t.expected.relative:.1f} % of {t.reference}'s error over "
+                                        f"{t.expected.per:.2f} units of {t.x_name}; {t.expected.source}."
+                                        if t.expected else "none declared."))
+    reasons: dict[str, list[str]] = {}
+    for c in spec.claims:
+        if c.paired:
+            reasons.setdefault(c.paired, []).append(c.text.split(":")[0].split(" (")[0])
+    for reason, names in reasons.items():
+        lines += ["", f"Paired ({reason}): {'; '.join(names)}."]
+    for claim in spec.claims:
+        if claim.shared:
+            lines += ["", f"**One result, two reports.** \"{claim.text}\" is tested by the same runs in {claim.shared}; "
+                      "both reports show this one result, not two independent ones."]
+    return lines
 
 
 def paper_counts(spec: AblationSpec, cfg: dict[str, Any]) -> tuple[int, int]:
@@ -212,19 +293,12 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: st
             + "".join(f" {figures.get(k, '–')} |" for k in figure_keys)
         )
         rows.append({"point": name, "seeds": len(accs), "accuracies": json.dumps(accs),
+                     "seed_list": json.dumps(sorted(g["acc"], key=str)),
                      "mean": statistics.fmean(accs) if accs else None,
                      "std": statistics.stdev(accs) if len(accs) > 1 else None,
                      "params_run": run.get("params_trainable"), "macs_run": run.get("macs"),
                      "params_paper_setting": params, "macs_paper_setting": macs, **figures})
-    lines += ["", "## The paper's claims at this scale (Welch's t-test over seeds, two-sided, α = 0.05)", "",
-              "| claim | A | B | A − B | seeds | p | reproduced? |", "|---|---|---|---|---|---|---|"]
-    for claim in spec.claims:
-        a, b, c, text = judge(claim, groups)
-        if c is None:
-            lines.append(f"| {claim.text} | – | – | – | – | – | {text} |")
-        else:
-            p = f"{c.p:.3f}" if math.isfinite(c.p) else "–"
-            lines.append(f"| {claim.text} | {a} | {b} | {100 * c.mean_diff:+.2f} pp | {c.n_a}/{c.n_b} | {p} | {text} |")
+    lines += ["", *claims_section(spec, groups)]
     unfinished = [u for g in groups.values() for u in g["unfinished"]]
     if unfinished:
         lines += ["", "## Unfinished points", ""] + [f"- {u}" for u in unfinished]
@@ -243,13 +317,54 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: st
     return text
 
 
+def groups_from_results(spec: AblationSpec, path: Path) -> dict[str, dict[str, Any]]:
+    """The points of a committed report's ``results.csv``: label -> {"cfg": the label's config values,
+    "acc": {seed: test accuracy}} (seeds 1..n where the file predates its ``seed_list`` column)."""
+    if not path.exists():
+        raise SystemExit(f"error: --from-results {path}: no such file; give a report's results.csv")
+    groups = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            accs = json.loads(row["accuracies"])
+            seeds = json.loads(row["seed_list"]) if row.get("seed_list") else list(range(1, len(accs) + 1))
+            cfg: dict[str, Any] = {}
+            for key, part in zip(spec.label_keys, row["point"].split(" ")):
+                node = cfg
+                *parents, leaf = key.split(".")
+                for parent in parents:
+                    node = node.setdefault(parent, {})
+                node[leaf] = part.split("=", 1)[1] if key != "ablation_point" else part
+            groups[row["point"]] = {"cfg": cfg, "acc": dict(zip(seeds, accs))}
+    return groups
+
+
+def rerender(experiment: str, results: Path) -> str:
+    """Re-render the claims section of ``results``' README from ``results`` (no job folder needed)."""
+    spec = SPECS[experiment]
+    note = (f"Re-rendered from this folder's `results.csv` by `python -m src.report.ablation --from-results "
+            f"experiments/{experiment}/results.csv`: the runs above, judged by the rules of src/report/verdict.py. "
+            "The notes below keep the verdict wording of the earlier per-claim t-tests.")
+    return splice_section(results.parent, "## The paper's claims at this scale", claims_section(
+        spec, groups_from_results(spec, results), note))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dirs", nargs="+", type=Path, help="sweep folders, e.g. multirun/shufflenet_groups/<time>")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--experiment", help="the ablation's name (default: the first sweep folder's parent name)")
+    parser.add_argument("sweep_dirs", nargs="*", type=Path, help="sweep folders, e.g. multirun/shufflenet_groups/<time>")
+    parser.add_argument("--out", type=Path, help="report folder (with sweep folders)")
+    parser.add_argument("--experiment", help="the ablation's name (default: the first sweep folder's parent name, "
+                                             "or the --from-results file's folder name)")
     parser.add_argument("--command", help="the command that ran the sweep, if not the experiment's default")
+    parser.add_argument("--from-results", type=Path, help="re-render the claims of a report from its results.csv")
     args = parser.parse_args(argv)
+    if args.from_results:
+        experiment = args.experiment or args.from_results.resolve().parent.name
+        if experiment not in SPECS:
+            raise SystemExit(f"error: no ablation spec for {experiment!r}; known: {', '.join(SPECS)}")
+        print(rerender(experiment, args.from_results))
+        return
+    if not args.sweep_dirs or args.out is None:
+        parser.error("give sweep folders and --out, or --from-results <report>/results.csv")
     print(write_report(args.experiment or args.sweep_dirs[0].resolve().parent.name, args.sweep_dirs, args.out,
                        args.command))
 

@@ -1,15 +1,22 @@
 """What each ablation report compares: the paper's claims as data, and the network each point stands for at
 the paper's settings (whose parameters and multiply-adds the report puts beside the paper's table).
 
-Figures are those of shared/reference/paper_tables.md ([P]/[R] rows only); a point's CPU-scale run is
+Figures are the papers' own tables ([P]) or their authors' repositories ([R]); a point's CPU-scale run is
 compared with the paper through the claims, not through absolute accuracy (different data and scale).
+Each claim declares the effect it expects at this scale (the paper's relative error reduction, applied to
+this run's error of the reference arm: src/report/verdict.py ``Expectation``), or for an "alike" claim the
+margin within which it counts as equivalent, each with its source; whether its arms share initial weights
+and data order per seed (then the test is paired); and which other experiment tests it with the same runs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from src.report.verdict import Expectation
 
 Point = Mapping[str, Any]  # a point's resolved config (config.yaml), read by dotted keys
 
@@ -32,6 +39,22 @@ class Claim:
     better: Mapping[str, Any]
     worse: Mapping[str, Any]
     kind: str = "better"
+    expected: Expectation | None = None  # "better": the gain expected at this scale
+    margin: Expectation | None = None  # "similar": the equivalence margin, as an effect scaled the same way
+    paired: str = ""  # why both arms share initial weights and data order per seed; "" = independent arms
+    shared: str = ""  # the other experiment whose report tests this claim with the same runs
+
+
+@dataclass(frozen=True)
+class TrendClaim:
+    """"Accuracy rises with x" over ordered points (label -> x, e.g. log2 α); the expected slope per unit x
+    is ``expected`` at the reference point's accuracy."""
+
+    text: str
+    x: Mapping[str, float]
+    x_name: str
+    reference: str  # the point whose error scales the expected slope
+    expected: Expectation | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,7 @@ class AblationSpec:
     paper_network: Callable[[Point], PaperNetwork]
     paper_figures: Callable[[Point], Mapping[str, str]]  # printed figures of the paper for that point
     claims: tuple[Claim, ...] = field(default_factory=tuple)
+    trends: tuple[TrendClaim, ...] = field(default_factory=tuple)
 
 
 def _knobs(cfg: Point, *keys: str) -> dict[str, Any]:
@@ -111,6 +135,15 @@ def _se_reduction_figures(cfg: Point) -> dict[str, str]:
     return {"paper top-1 err %": str(error), "paper params": params}
 
 
+#: Why a claim's arms share initial weights and data order per seed (tests/report/test_ablation_pairing.py
+#: builds both arms with one seed and compares every weight).
+SAME_LAYERS = ("the same layers created in the same order, so the same initial weights per seed, and the same "
+               "subset, data order and augmentation")
+SE_GAIN = Expectation(22.28, 23.30, "SENet Table 10: ResNet-50 23.30 → SE-ResNet-50 (r = 16) 22.28 % top-1 error")
+#: "Alike" means a difference smaller than SE's own gain at this scale: below what adding SE at all buys.
+SE_MARGIN = Expectation(22.28, 23.30, "SE's own gain (SENet Table 10: 23.30 → 22.28 % error) at this scale: "
+                                      "a difference below what adding SE buys counts as alike")
+
 SPECS: dict[str, AblationSpec] = {
     "shufflenet_groups": AblationSpec(
         title="ShuffleNet v1: group count and channel shuffle",
@@ -120,12 +153,23 @@ SPECS: dict[str, AblationSpec] = {
         paper_figures=_shufflenet_figures,
         claims=(
             Claim("group convolution helps at equal complexity: g=3 beats g=1 (0.5×: 43.2 vs 45.1 % error)",
-                  {"ablation_point": "g3"}, {"ablation_point": "g1"}),
-            Claim("g=8 beats g=1 (0.5×: 42.3 vs 45.1 % error)", {"ablation_point": "g8"}, {"ablation_point": "g1"}),
+                  {"ablation_point": "g3"}, {"ablation_point": "g1"},
+                  expected=Expectation(43.2, 45.1, "ShuffleNet Table 2, 0.5×: g=1 45.1 → g=3 43.2 % error")),
+            Claim("g=8 beats g=1 (0.5×: 42.3 vs 45.1 % error)", {"ablation_point": "g8"}, {"ablation_point": "g1"},
+                  expected=Expectation(42.3, 45.1, "ShuffleNet Table 2, 0.5×: g=1 45.1 → g=8 42.3 % error")),
             Claim("channel shuffle helps at g=3 (Table 3, 0.5×: 43.2 vs 45.7 % error)",
-                  {"ablation_point": "g3"}, {"ablation_point": "g3_noshuffle"}),
+                  {"ablation_point": "g3"}, {"ablation_point": "g3_noshuffle"},
+                  expected=Expectation(43.2, 45.7, "ShuffleNet Table 3, 0.5× g=3: 45.7 → 43.2 % error"),
+                  paired="the shuffle has no weights: " + SAME_LAYERS),
             Claim("channel shuffle helps at g=8 (Table 3, 0.5×: 42.3 vs 48.1 % error)",
-                  {"ablation_point": "g8"}, {"ablation_point": "g8_noshuffle"}),
+                  {"ablation_point": "g8"}, {"ablation_point": "g8_noshuffle"},
+                  expected=Expectation(42.3, 48.1, "ShuffleNet Table 3, 0.5× g=8: 48.1 → 42.3 % error"),
+                  paired="the shuffle has no weights: " + SAME_LAYERS),
+        ),
+        trends=(
+            TrendClaim("accuracy rises with the group count (Table 2, 0.5×: 45.1 % error at g=1 → 42.3 % at g=8)",
+                       {"g1": 0.0, "g2": 1.0, "g3": math.log2(3), "g4": 2.0, "g8": 3.0}, "log2 g", "g1",
+                       Expectation(42.3, 45.1, "ShuffleNet Table 2, 0.5×: g=1 → g=8, over 3 doublings", per=3)),
         ),
     ),
     "mobilenet_alpha_rho": AblationSpec(
@@ -137,10 +181,23 @@ SPECS: dict[str, AblationSpec] = {
         paper_figures=_mobilenet_figures,
         claims=(
             Claim("accuracy drops with α: α=1 beats α=0.5 (70.6 vs 63.7 %)",
-                  {"ablation_point": "alpha100"}, {"ablation_point": "alpha050"}),
-            Claim("α=0.5 beats α=0.25 (63.7 vs 50.6 %)", {"ablation_point": "alpha050"}, {"ablation_point": "alpha025"}),
+                  {"ablation_point": "alpha100"}, {"ablation_point": "alpha050"},
+                  expected=Expectation(29.4, 36.3, "MobileNet Table 6: α = 0.5 63.7 → α = 1 70.6 % top-1")),
+            Claim("α=0.5 beats α=0.25 (63.7 vs 50.6 %)", {"ablation_point": "alpha050"}, {"ablation_point": "alpha025"},
+                  expected=Expectation(36.3, 49.4, "MobileNet Table 6: α = 0.25 50.6 → α = 0.5 63.7 % top-1")),
             Claim("accuracy drops with ρ: 224 beats 128 (70.6 vs 64.4 %)",
-                  {"ablation_point": "alpha100"}, {"ablation_point": "rho128"}),
+                  {"ablation_point": "alpha100"}, {"ablation_point": "rho128"},
+                  expected=Expectation(29.4, 35.6, "MobileNet Table 7: 128 px 64.4 → 224 px 70.6 % top-1"),
+                  paired="the input size changes no weight: " + SAME_LAYERS),
+        ),
+        trends=(
+            TrendClaim("accuracy rises with α (Table 6: 50.6 % at α=0.25 → 70.6 % at α=1)",
+                       {"alpha025": -2.0, "alpha050": -1.0, "alpha075": math.log2(0.75), "alpha100": 0.0},
+                       "log2 α", "alpha025",
+                       Expectation(29.4, 49.4, "MobileNet Table 6: α = 0.25 → 1, over 2 doublings", per=2)),
+            TrendClaim("accuracy rises with ρ (Table 7: 64.4 % at 128 px → 70.6 % at 224 px)",
+                       {"rho128": 128 / 224, "rho160": 160 / 224, "rho192": 192 / 224, "alpha100": 1.0}, "ρ",
+                       "rho128", Expectation(29.4, 35.6, "MobileNet Table 7: ρ = 128/224 → 1", per=96 / 224)),
         ),
     ),
     "se_placement": AblationSpec(
@@ -151,13 +208,16 @@ SPECS: dict[str, AblationSpec] = {
         paper_figures=_se_placement_figures,
         claims=(
             Claim("SE helps: standard beats no SE (22.28 vs 23.30 % error)", {"model.se_position": "standard"},
-                  {"model.se_position": "none"}),
+                  {"model.se_position": "none"}, expected=SE_GAIN,
+                  shared="se_reduction (r=16 vs none: the same configs and seeds, bit-identical runs)"),
             Claim("SE after the addition (post) trains worse than standard (22.78 vs 22.28 % error)",
-                  {"model.se_position": "standard"}, {"model.se_position": "post"}),
+                  {"model.se_position": "standard"}, {"model.se_position": "post"},
+                  expected=Expectation(22.28, 22.78, "SENet Table 14: SE-POST 22.78 → standard 22.28 % error"),
+                  paired=SAME_LAYERS),
             Claim("SE-PRE performs like standard (22.23 vs 22.28 % error)", {"model.se_position": "pre"},
-                  {"model.se_position": "standard"}, kind="similar"),
+                  {"model.se_position": "standard"}, kind="similar", margin=SE_MARGIN),
             Claim("SE-Identity performs like standard (22.20 vs 22.28 % error)", {"model.se_position": "identity"},
-                  {"model.se_position": "standard"}, kind="similar"),
+                  {"model.se_position": "standard"}, kind="similar", margin=SE_MARGIN, paired=SAME_LAYERS),
         ),
     ),
     "se_reduction": AblationSpec(
@@ -168,21 +228,30 @@ SPECS: dict[str, AblationSpec] = {
         paper_figures=_se_reduction_figures,
         claims=(
             Claim("r=16 performs like r=2 at far fewer parameters (22.28 vs 22.29 % error)",
-                  {"ablation_point": "r16"}, {"ablation_point": "r2"}, kind="similar"),
-            Claim("SE at r=16 beats no SE (22.28 vs 23.30 % error)", {"ablation_point": "r16"}, {"ablation_point": "none"}),
+                  {"ablation_point": "r16"}, {"ablation_point": "r2"}, kind="similar", margin=SE_MARGIN),
+            Claim("SE at r=16 beats no SE (22.28 vs 23.30 % error)", {"ablation_point": "r16"}, {"ablation_point": "none"},
+                  expected=SE_GAIN,
+                  shared="se_placement (standard vs none: the same configs and seeds, bit-identical runs)"),
+        ),
+        trends=(
+            TrendClaim("accuracy falls slowly as r grows (Table 10: 22.29 % error at r=2 → 22.72 % at r=32)",
+                       {"r2": -1.0, "r4": -2.0, "r8": -3.0, "r16": -4.0, "r32": -5.0}, "−log2 r", "r32",
+                       Expectation(22.29, 22.72, "SENet Table 10: r = 32 → 2, over 4 halvings", per=4)),
         ),
     ),
     "igc_partitions": AblationSpec(
         title="IGC: primary (L) and secondary (M) partitions at a fixed parameter budget",
-        source="Zhang et al. 2017, Interleaved Group Convolutions, §5 (the partition study; its CIFAR table is "
-               "not in shared/reference, so no paper figures are printed)",
+        source="Zhang et al. 2017, Interleaved Group Convolutions, §5 (the partition study; its CIFAR table was "
+               "not read from the paper, so no paper figures are printed)",
         label_keys=("ablation_point",),
         paper_network=lambda cfg: PaperNetwork("igc", _knobs(cfg, "primary_partitions", "secondary_partitions", "depth"),
                                                (32, 32, 3), 10),
         paper_figures=lambda cfg: {},
         claims=(
             Claim("interleaving (L=8, M=5) beats a plain 3×3 convolution (L=1) at the same budget",
-                  {"ablation_point": "L8M5"}, {"ablation_point": "L1M15"}),
+                  {"ablation_point": "L8M5"}, {"ablation_point": "L1M15"},
+                  expected=Expectation(29.40, 30.58, "IGC authors' README (ImageNet, depth 18, equal parameters): "
+                                                     "ResNet C=69 30.58 → IGC-L16M16 29.40 % top-1 error")),
             Claim("interleaving (L=8, M=5) beats the Xception-like extreme (M=1) at the same budget",
                   {"ablation_point": "L8M5"}, {"ablation_point": "L56M1"}),
         ),

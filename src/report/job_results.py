@@ -1,5 +1,7 @@
 """What the staged-job reports share: finding the finished jobs' results.json under sweep folders, and
-the command line ``python -m src.report.<name> <sweep folders> --out DIR [--command CMD]``."""
+the command line ``python -m src.report.<name> <sweep folders> --out DIR [--command CMD]`` or
+``python -m src.report.<name> --from-results <report>/results.csv`` (re-render the claims of a committed
+report: its job folders are not committed)."""
 
 from __future__ import annotations
 
@@ -30,11 +32,21 @@ def read_jobs(folders: list[Path], required_key: str) -> list[dict[str, Any]]:
 
 
 def report_main(doc: str, experiment: str, write_report: Callable[[list[Path], Path, str | None], str],
-                argv: list[str] | None = None) -> None:
-    """Parse ``<folders> --out DIR [--command CMD]`` and print the report ``write_report`` writes."""
+                argv: list[str] | None = None, rerender: Callable[[Path], str] | None = None) -> None:
+    """Parse ``<folders> --out DIR [--command CMD]`` and print the report ``write_report`` writes, or
+    ``--from-results CSV`` and print what ``rerender`` makes of it."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", type=Path, help=f"sweep folders (multirun/{experiment}/<time>) or job folders")
-    parser.add_argument("--out", type=Path, required=True, help=f"report folder, e.g. experiments/{experiment}")
+    parser.add_argument("folders", nargs="*", type=Path, help=f"sweep folders (multirun/{experiment}/<time>) or job folders")
+    parser.add_argument("--out", type=Path, help=f"report folder, e.g. experiments/{experiment}")
     parser.add_argument("--command", help="the command that ran the sweep (recorded in the header)")
+    if rerender:
+        parser.add_argument("--from-results", type=Path, help="re-render the claims of a report from its results.csv")
     args = parser.parse_args(argv)
+    if getattr(args, "from_results", None):
+        if not args.from_results.exists():
+            raise SystemExit(f"error: --from-results {args.from_results}: no such file; give a report's results.csv")
+        print(rerender(args.from_results))
+        return
+    if not args.folders or args.out is None:
+        parser.error("give sweep or job folders and --out" + (", or --from-results <report>/results.csv" if rerender else ""))
     print(write_report(args.folders, args.out, args.command))

@@ -82,10 +82,10 @@ def mismatches(recorded: Recorded) -> list[str]:
     elif now.get("git_dirty") == "true":
         warnings.append("the checkout has uncommitted changes: the code may differ from the recorded run's")
     if recorded.data_fingerprint:
-        from src.data import load_splits
+        from src.data import open_source
 
         cfg = OmegaConf.load(recorded.config_dir / CONFIG_FILE)
-        fingerprint = load_splits(cfg.data).fingerprint
+        fingerprint = open_source(cfg.data).fingerprint
         if fingerprint != recorded.data_fingerprint:
             warnings.append(f"the data's fingerprint is {fingerprint}, the job's was {recorded.data_fingerprint}: "
                             "the images, labels or split differ")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from src.compress.storage import layer_fields, layer_storage, table
 from src.report.deep_compression import main
+from tests.conftest import ROOT
 
 
 def _pruned_kernel(size: int, kept: float) -> np.ndarray:
@@ -80,3 +84,16 @@ def test_a_folder_that_does_not_exist_is_a_clear_error(tmp_path):
 def test_no_job_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no finished Deep Compression job"):
         main([str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+def test_rerender_of_the_committed_report_through_the_cli(tmp_path):
+    """`python -m src.report.deep_compression --from-results`: the claim per network, paired, TOST, Holm."""
+    shutil.copytree(ROOT / "experiments" / "deep_compression", tmp_path / "dc")
+    proc = subprocess.run([sys.executable, "-m", "src.report.deep_compression", "--from-results",
+                           str(tmp_path / "dc" / "results.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (tmp_path / "dc" / "README.md").read_text()
+    # LeNet-300-100 loses 0.95, 0.67, 0.74 pp: mean 0.79, SD 0.147, t(2) = −9.3, p = 0.011
+    assert "| lenet_300_100 | -0.79 [-1.15, -0.42] pp | paired t-test + TOST | 3 | 0.011; TOST 0.962 |" in text
+    assert "inconclusive: they differ (p = 0.011), but the interval [-1.15, -0.42] pp reaches inside ±0.50 pp" in text
+    assert text.count("## The claim") == 1 and text.index("## The claim") < text.index("![accuracy against")

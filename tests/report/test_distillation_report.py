@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import pytest
 
 from src.report.distillation import main
 from src.report.job_results import read_jobs
+from tests.conftest import ROOT
 
 
 def _job(folder, fraction, seed, baseline, students):
@@ -36,8 +40,9 @@ def test_report_from_job_folders(tmp_path):
     assert len(read_jobs([sweep], "students")) == 4
     text = (out / "README.md").read_text()
     assert "| 10 % | baseline | 0.8100 ± 0.0100 |" in text
-    assert "multi-transform inference beats single-transform inference (students, heuristic threshold) | 10 % | +2.20 pp | 3 |" in text
-    assert "| yes |" in text and "inconclusive (only 1 seed per side)" in text
+    assert "multi-transform inference beats single-transform inference (students, heuristic threshold) | 10 % | +2.20 [" in text
+    assert "| reproduced |" in text and "inconclusive: only 1 seed per side" in text
+    assert "Holm-corrected over the 4 tests" in text  # the 5 % claims (one seed) have no p and are not counted
     assert "multi_fixed" not in text.split("## The claims")[0]  # never trained: no accuracy row
     assert (out / "accuracy_vs_labelled_fraction.png").stat().st_size > 10_000
     assert (out / "precision_vs_threshold.png").stat().st_size > 10_000
@@ -48,3 +53,15 @@ def test_report_from_job_folders(tmp_path):
 def test_report_without_finished_jobs_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no finished distillation job"):
         main([str(tmp_path), "--out", str(tmp_path / "out")])
+
+
+def test_rerender_of_the_committed_report_through_the_cli(tmp_path):
+    """`python -m src.report.distillation --from-results`: 10 paired claims, Holm over all of them."""
+    shutil.copytree(ROOT / "experiments" / "data_distillation", tmp_path / "dd")
+    proc = subprocess.run([sys.executable, "-m", "src.report.distillation", "--from-results",
+                           str(tmp_path / "dd" / "results.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (tmp_path / "dd" / "README.md").read_text()
+    assert "Holm-corrected over the 10 tests" in text and text.count("## The claims, per labelled fraction") == 1
+    # fixed threshold beats the heuristic at 5 %: raw p = 0.026, but not after Holm over the report
+    assert "| 5 % | -0.31 [-0.52, -0.09] pp | paired t-test | 3 | 0.026 | 0.260 |" in text

@@ -57,6 +57,14 @@ def test_jobs_recorded_before_a_config_field_existed_are_still_found(tmp_path):
     assert job_fingerprint(mixed) != job_fingerprint(now) and earlier_job(mixed, job_fingerprint(mixed)) is None
 
 
+def test_a_null_subset_seed_keeps_the_fingerprint_a_per_seed_subset_changes_it():
+    """data.subset_seed came later: null (the split seed's subset, as before) drops out; a value does not."""
+    base = {"seed": 2, "data": {"train_subset": 6000, "split_seed": 0}}
+    null = OmegaConf.create({**base, "data": {**base["data"], "subset_seed": None}})
+    per_seed = OmegaConf.create({**base, "data": {**base["data"], "subset_seed": "${seed}"}})
+    assert job_fingerprint(null) == job_fingerprint(OmegaConf.create(base)) != job_fingerprint(per_seed)
+
+
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "job.json"
     atomic_write_text(target, "old")
