@@ -230,7 +230,7 @@ def import_run(run_record: dict[str, Any], artifacts: Path, tracking_uri: str, c
     """Recreate an exported run (`export_run`) in the store at ``tracking_uri``, marked KILLED (it is
     unfinished; the resumed job reopens it), and return its new id. Metrics keep their steps and times."""
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     from src.tracking import setup_experiment
 
