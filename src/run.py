@@ -119,11 +119,11 @@ def _report(exc: BaseException) -> None:
 def _drop_refused_folder(out: Path, log_name: str) -> None:
     """Remove the folder Hydra made for a job whose config was refused before it trained or tracked anything:
     it holds only Hydra's record, the log and a failed job.json (no MLflow run)."""
-    from src.train.jobfile import JOB_FILE, POINTER_FILE, read_job
+    from src.train.jobfile import JOB_FILE, LOCK_FILE, POINTER_FILE, read_job
 
     if not out.is_dir() or (read_job(out) or {}).get("mlflow_run_id"):
         return
-    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE}:
+    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE, LOCK_FILE}:
         shutil.rmtree(out, ignore_errors=True)
 
 
