@@ -36,6 +36,18 @@ def resolve_tracking_uri(configured: str | None = None, store_dir: Path = DEFAUL
     return uri
 
 
+def redact_uri(uri: str) -> str:
+    """``uri`` with the password of its user part (``scheme://user:password@host``) replaced by ``***``,
+    for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 def _check_server(uri: str, timeout: float = 5.0) -> None:
     health = uri.rstrip("/") + "/health"
     try:
@@ -46,7 +58,7 @@ def _check_server(uri: str, timeout: float = 5.0) -> None:
     except (urllib.error.URLError, OSError) as exc:
         problem = str(getattr(exc, "reason", exc))
     raise ConfigError(
-        f"MLflow tracking server {uri} is unreachable ({problem}); nothing was trained. "
+        f"MLflow tracking server {redact_uri(uri)} is unreachable ({problem}); nothing was trained. "
         "Start the server, fix MLFLOW_TRACKING_URI / logger.tracking_uri, or unset them to use the "
         f"local store {default_tracking_uri()}."
     )

@@ -36,3 +36,13 @@ def test_the_slurm_sweep_command_composes_submitits_slurm_launcher_with_requeue_
                  "partition: gpu", "gpus_per_node: 1", "timeout_min: 240", "max_num_timeout: 3",
                  "signal_delay_s: 120"):
         assert line in proc.stdout.splitlines(), (line, proc.stdout)
+
+
+def test_tracking_uris_are_printed_without_their_password(tmp_path):
+    from src.tracking.store import redact_uri
+
+    assert redact_uri("postgresql+psycopg2://mlflow:pw@db:5432/mlflow") == "postgresql+psycopg2://mlflow:***@db:5432/mlflow"
+    assert redact_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    proc = run_cli([o for o in SMOKE if o != "logger=none"], tmp_path, env={"MLFLOW_TRACKING_URI": "http://team:hunter2@127.0.0.1:9"})
+    assert proc.returncode == 2 and "http://team:***@127.0.0.1:9 is unreachable" in proc.stderr, proc.stderr[-2000:]
+    assert "hunter2" not in proc.stdout + proc.stderr
