@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import mlflow
+import pytest
 
-from tests.reliability.test_resume import JOB, fresh_store, start
+from tests.reliability.test_resume import JOB, fresh_store, run, start
 
 
 def test_submitit_sweep_nests_points_under_the_parent_and_a_preempted_point_is_requeued_and_resumes(tmp_path):
@@ -20,17 +23,7 @@ def test_submitit_sweep_nests_points_under_the_parent_and_a_preempted_point_is_r
     proc = start(["-m", *JOB, "train.epochs=3", "seed=1,2", "hydra/launcher=submitit_local",
                   f"hydra.sweep.dir={multi}"], env)
     # Preempt point 1 after its first epoch, as SLURM does: submitit's preemption signal (USR2) to the task.
-    pointer, deadline = multi / "1" / "state" / "latest.json", time.monotonic() + 600
-    while True:
-        assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before point 1 could be preempted"
-        try:
-            if json.loads(pointer.read_text())["epoch"] >= 1:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.02)
-    first_pid = json.loads((multi / "1" / "job.json").read_text())["pid"]
-    os.kill(first_pid, signal.SIGUSR2)
+    first_pid = signal_after_first_epoch(multi / "1", proc, signal.SIGUSR2)
     output = proc.communicate(timeout=900)[0]
     assert proc.returncode == 0, output[-4000:]
     assert "sweep finished: all 2 points succeeded" in output
@@ -54,3 +47,45 @@ def test_submitit_sweep_nests_points_under_the_parent_and_a_preempted_point_is_r
     preempted = next(r for r in points if r.info.run_id == record["mlflow_run_id"])
     assert preempted.data.tags["resumed_after_epoch"] == "1"
     assert [m.step for m in client.get_metric_history(preempted.info.run_id, "loss")] == [1, 2, 3]
+
+
+@pytest.mark.slow  # two sweeps of training processes (~2 CPU-minutes)
+def test_a_killed_submitit_point_resumes_when_the_sweep_is_re_run(tmp_path):
+    uri, env = fresh_store(tmp_path)
+    multi = tmp_path / "multirun"
+    sweep = ["-m", *JOB, "train.epochs=3", "seed=1,2", "hydra/launcher=submitit_local"]
+    proc = start([*sweep, f"hydra.sweep.dir={multi}/first"], env)
+    killed = multi / "first" / "1"
+    signal_after_first_epoch(killed, proc, signal.SIGKILL)
+    output = proc.communicate(timeout=900)[0]
+    assert proc.returncode != 0, "the launcher reports the killed point"
+
+    assert "sweep finished: all 2 points succeeded" in run([*sweep, f"hydra.sweep.dir={multi}/second"], env)
+    log = "".join(p.read_text() for p in (multi / "second" / ".submitit").rglob("*_log.*"))  # the points' logs
+    assert f"resuming the unfinished job in {killed}" in log, log[-3000:]
+    assert f"finished before in {multi / 'first' / '0'}" in log
+    record = json.loads((killed / "job.json").read_text())
+    assert record["status"] == "finished" and record["resumes"] == 1, output[-2000:]
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("resume_test").experiment_id])
+    points = [r for r in runs if r.data.tags.get("sweep") != "parent"]
+    assert sorted(r.data.params["seed"] for r in points) == ["1", "2"], "one run per point, none duplicated"
+    assert all(r.info.status == "FINISHED" for r in points)
+    assert [m.step for m in client.get_metric_history(record["mlflow_run_id"], "loss")] == [1, 2, 3]
+
+
+def signal_after_first_epoch(point: Path, proc: subprocess.Popen, signum: int) -> int:
+    """Send ``signum`` to the submitit task running sweep ``point`` once it has saved its first epoch;
+    return the task's pid."""
+    pointer, deadline = point / "state" / "latest.json", time.monotonic() + 600
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before the point was signalled"
+        try:
+            if json.loads(pointer.read_text())["epoch"] >= 1:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.02)
+    pid = json.loads((point / "job.json").read_text())["pid"]
+    os.kill(pid, signum)
+    return pid
