@@ -104,7 +104,7 @@ def tracking_server(postgres_uri, tmp_path_factory):
         if proc.poll() is None:
             os.killpg(proc.pid, 15)  # the server and its worker processes, all started here
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()

@@ -19,18 +19,7 @@ from tests.scaleout.conftest import DB_PASSWORD
 from tests.test_cli import run_cli
 
 
-def test_the_server_keeps_its_runs_in_postgresql(tracking_server, postgres_uri):
-    client = mlflow.MlflowClient(tracking_server)
-    experiment_id = client.create_experiment("pg_probe")
-    run = client.create_run(experiment_id)
-    client.log_metric(run.info.run_id, "probe", 1.5)
-    with sqlalchemy.create_engine(postgres_uri).connect() as db:
-        rows = db.execute(sqlalchemy.text("SELECT key, value FROM metrics WHERE run_uuid = :id"),
-                          {"id": run.info.run_id}).all()
-    assert [(k, v) for k, v in rows] == [("probe", 1.5)]
-
-
-def test_a_parallel_sweep_logs_every_point_once_to_the_server(tracking_server, tmp_path):
+def test_a_parallel_sweep_logs_every_point_once_to_the_server_and_its_database(tracking_server, postgres_uri, tmp_path):
     job = [o for o in TINY_JOB if o not in ("logger=none", "train.epochs=2")] + [
         "train.epochs=2", "experiment_name=server_sweep"]
     proc = run_cli(["-m", *job, "seed=1,2,3,4", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path,
@@ -48,6 +37,10 @@ def test_a_parallel_sweep_logs_every_point_once_to_the_server(tracking_server, t
         assert [m.step for m in client.get_metric_history(r.info.run_id, "loss")] == [1, 2]
         assert "test_accuracy" in r.data.metrics
         assert {a.path for a in client.list_artifacts(r.info.run_id)} >= {"config.yaml"}, "artifacts via the server"
+    with sqlalchemy.create_engine(postgres_uri).connect() as db:  # the runs are PostgreSQL's rows
+        stored = db.execute(sqlalchemy.text("SELECT run_uuid FROM runs WHERE experiment_id = :id"),
+                            {"id": int(parents[0].info.experiment_id)}).scalars().all()
+    assert sorted(stored) == sorted(r.info.run_id for r in runs)
 
 
 def _carry(*args: str, uri: str) -> str:
