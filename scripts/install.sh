@@ -41,7 +41,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing the package into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,jax]"
+# setuptools notes on every editable install of a package kept in the project root (ours is `src`) that a
+# folder named like it may take precedence; the suite runs from the root, where that folder is the package.
+PYTHONWARNINGS="ignore::UserWarning:setuptools.command.editable_wheel" .venv/bin/python -m pip install -q -e ".[test,jax]"
 # TFLite Metadata for the Android bundles (src/export/android.py): tflite-support's last release pins
 # protobuf<4, which TensorFlow 2.21 cannot use; its metadata writer works with ours, so no dependencies.
 .venv/bin/python -m pip install -q --no-deps tflite-support==0.4.4

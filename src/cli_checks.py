@@ -8,6 +8,7 @@ against the composed config, with the closest names suggested (`src.errors.did_y
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,4 +102,92 @@ def check_overrides(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | Non
             if OmegaConf.is_missing(node, part):  # a mandatory field the user sets now: nothing below it
                 break
             node, path = node[part], [*path, part]
+    return None
+
+
+#: Hydra flags after which nothing runs (print the config, help, completion): values are not checked.
+INFO_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "--shell-completion", "-sc")
+#: A sweep with more points than this is checked one swept value at a time (the others at their first value).
+MAX_CHECKED_POINTS = 12
+
+
+def sweep_points(overrides: Sequence[str], sweep_params: dict | None) -> list[list[str]]:
+    """The override lists of a sweep's points, as Hydra's BasicSweeper forms them (the config's
+    ``hydra.sweeper.params`` first, then the command line); beyond MAX_CHECKED_POINTS, those that vary one
+    swept value from the first point."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (sweep_params or {}).items()]
+    parsed = OverridesParser.create().parse_overrides([*params, *overrides])
+    points = BasicSweeper.split_arguments(parsed, None)[0]
+    if len(points) > MAX_CHECKED_POINTS:
+        first = points[0]
+        points = [p for p in points if sum(a != b for a, b in zip(p, first)) <= 1]
+    return points
+
+
+def _is_structural(override, groups: set[str]) -> bool:
+    """Whether an override selects a config group, adds, deletes or moves a node, or is Hydra's own (so the
+    config must be composed again), rather than setting a field's value."""
+    key = override.key_or_group
+    return (override.is_add() or override.is_delete() or override.is_force_add() or override.package is not None
+            or key in groups or "/" in key or key.startswith("hydra"))
+
+
+def _composed_points(args: Sequence[str], conf_dir: Path) -> tuple[list[tuple[str, object]], bool] | None:
+    """(what names each point, its composed config) of a single job or a sweep, and whether it is a sweep;
+    None when something does not compose (Hydra reports that itself in a moment)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    overrides = [a for a in args if not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        fixed = [a for a, o in zip(overrides, parsed) if not o.is_sweep_override()]
+        swept = {o.get_key_element() for o in parsed if o.is_sweep_override()}
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            base = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+            multirun = "-m" in args or "--multirun" in args or str(base.hydra.get("mode")) == "RunMode.MULTIRUN"
+            if not multirun:
+                return [("", base)], False
+            params = base.hydra.sweeper.get("params")
+            params = OmegaConf.to_container(params) if params else {}
+            swept |= set(params)
+            groups = {str(p.relative_to(conf_dir)) for p in conf_dir.rglob("*") if p.is_dir() and any(p.glob("*.yaml"))}
+            composed: dict[tuple[str, ...], object] = {}  # one compose per choice of config groups: ~0.2 s each
+            points = []
+            for point in sweep_points(overrides, params):
+                parsed_point = OverridesParser.create().parse_overrides(point)
+                structural = [o.input_line for o in parsed_point if _is_structural(o, groups)]
+                if tuple(structural) not in composed:
+                    composed[tuple(structural)] = compose(config_name="config", overrides=structural)
+                cfg = copy.deepcopy(composed[tuple(structural)])
+                for o in parsed_point:  # plain field values, set as Hydra sets them after composing
+                    if not _is_structural(o, groups):
+                        OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+                points.append((" ".join(o for o in point if o.split("=")[0] in swept), cfg))
+            return points, True
+    except Exception:  # noqa: BLE001 — whatever fails here, Hydra reports it itself in a moment
+        return None
+
+
+def check_values(args: Sequence[str], conf_dir: Path = CONF_DIR) -> str | None:
+    """The schema's one-line refusal (`src.config_schema`) of the config these arguments compose, for a
+    sweep of each point's, else None."""
+    if _overrides(args) is None or any(a.split("=")[0] in INFO_FLAGS for a in args):
+        return None
+    from src.config_schema import validate_config
+    from src.errors import ConfigError
+
+    composed = _composed_points(args, conf_dir)
+    if composed is None:
+        return None
+    points, multirun = composed
+    for where, cfg in points:
+        try:
+            validate_config(cfg)
+        except ConfigError as exc:
+            return f"sweep point {where}: {exc}" if multirun and where else str(exc)
     return None

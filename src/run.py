@@ -1,4 +1,5 @@
-"""Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``.
+"""Entry point: ``python -m src.run [experiment=NAME] [model=...] [data=...] [key=value ...]``, or
+``python -m src.run --rerun <MLflow run id | job folder> [key=value ...]`` (src/tracking/rerun.py).
 
 A thin Hydra wrapper around `src.train.train` (`src.distill.distill` for ``task=distill``,
 `src.compress.job.compress` for ``task=compress``, `src.compress.dsd.dsd` for ``task=dsd``); user errors
@@ -8,18 +9,19 @@ traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail
 from __future__ import annotations
 
 import logging
-import os
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.types import RunMode  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
-
-from src.errors import SuiteError  # noqa: E402
+from src.config_schema import validate_config
+from src.errors import ConfigError, SuiteError
+from src.redact import redact, redact_file, redact_logging
 
 log = logging.getLogger("src.run")
 
@@ -32,11 +34,20 @@ TASKS = ("train", "distill", "compress", "dsd")
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    redact_logging()  # run.log and the console: no credentials of a tracking URI
+    records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
+               ("config.yaml", "overrides.yaml", "hydra.yaml")] if hc.output_subdir else []
+    for path in [*records, Path(hc.sweep.dir) / "multirun.yaml"]:  # Hydra's record of the job, likewise
+        redact_file(path)
     with open_dict(cfg):
         # Always from this invocation, so a re-run of a recorded config writes to a new folder and
         # never nests under the parent run of the sweep it was recorded in.
         cfg.output_dir = hc.runtime.output_dir
         cfg.parent_run_id = None
+        if not cfg.get("run_name"):  # a name that says what the run is (src/tracking/naming.py)
+            from src.tracking.naming import run_name
+
+            cfg.run_name = run_name(cfg.model.name, cfg.seed, hc.overrides.task)
         # Where earlier jobs of this experiment live (resume=auto looks there for the same config):
         # outputs/<experiment>/ for single jobs, multirun/<experiment>/ for sweeps, whose finished
         # points are skipped on a re-run.
@@ -47,28 +58,30 @@ def main(cfg: DictConfig) -> float | None:
             from src.tracking.sweep import read_parent_run_id
 
             cfg.parent_run_id = read_parent_run_id(hc.sweep.dir)
-    task = cfg.get("task", "train")
-    if task not in TASKS:
-        print(f"error: task={task!r} is unknown; use one of {', '.join(TASKS)}.", file=sys.stderr)
-        sys.exit(2)
-    if task == "distill":
-        from src.distill import distill as run_task
-    elif task == "compress":
-        from src.compress.job import compress as run_task
-    elif task == "dsd":
-        from src.compress.dsd import dsd as run_task
-    else:
-        from src.train import train as run_task
-
     go_on = multirun and not cfg.get("fail_fast", False)
     try:
-        results = run_task(cfg)
+        validate_config(cfg)  # checked before Hydra started too, except for configs given by --config-path
+        run_task = _task(cfg.get("task", "train"))
+        try:
+            if cfg.get("logger") and cfg.logger.get("enabled", True):  # a bad store stops the job before its data loads
+                from src.tracking.store import resolve_tracking_uri
+
+                resolve_tracking_uri(cfg.logger.get("tracking_uri"))
+            results = run_task(cfg)
+        except Exception as exc:  # a corrupt or full MLflow store, raised deep in MLflow: one line too
+            from src.tracking.store import StoreError, store_problem
+
+            problem = None if isinstance(exc, SuiteError) else store_problem(exc)
+            if problem is None:
+                raise
+            raise StoreError(problem) from None
     except SuiteError as exc:
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        _report(exc)
         if go_on:  # the sweep goes on; SweepSummaryCallback lists this point at the end
             _record_failure(cfg, exc)
             return None
+        if isinstance(exc, ConfigError) and not multirun:
+            _drop_refused_folder(Path(cfg.output_dir), f"{hc.job.name}.log")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 — a bug in one point must not cost the sweep its other points
         if not go_on:
@@ -77,6 +90,41 @@ def main(cfg: DictConfig) -> float | None:
         _record_failure(cfg, exc)
         return None
     return results.get("test_accuracy")
+
+
+def _task(task: str) -> Callable[[DictConfig], dict]:
+    """The function that runs ``task`` (imported only now: Keras and TensorFlow take seconds)."""
+    if task not in TASKS:
+        raise ConfigError(f"task={task!r} is unknown; use one of {', '.join(TASKS)}.")
+    if task == "distill":
+        from src.distill import distill as run_task
+    elif task == "compress":
+        from src.compress.job import compress as run_task
+    elif task == "dsd":
+        from src.compress.dsd import dsd as run_task
+    else:
+        from src.train import train as run_task
+    return run_task
+
+
+def _report(exc: BaseException) -> None:
+    """The error once on the console (stderr) and in the job's log file (not again on stdout)."""
+    print(f"error: {redact(str(exc))}", file=sys.stderr)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _drop_refused_folder(out: Path, log_name: str) -> None:
+    """Remove the folder Hydra made for a job whose config was refused before it trained or tracked anything:
+    it holds only Hydra's record, the log and a failed job.json (no MLflow run)."""
+    from src.train.jobfile import JOB_FILE, POINTER_FILE, read_job
+
+    if not out.is_dir() or (read_job(out) or {}).get("mlflow_run_id"):
+        return
+    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE}:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
@@ -88,11 +136,39 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
         write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-if __name__ == "__main__":
-    from src.cli_checks import check_overrides
+def _interrupted(argv: list[str]) -> None:
+    """One line instead of a traceback when the job is stopped (Ctrl-C, SIGTERM): what to run to go on."""
+    import shlex
 
-    problem = check_overrides(sys.argv[1:])
+    print(f"interrupted: the job is marked so. To resume it from its last finished epoch, re-run:\n"
+          f"  python -m src.run {shlex.join(argv)}", file=sys.stderr)
+    sys.exit(130)
+
+
+if __name__ == "__main__":
+    from src.cli_checks import check_overrides, check_values
+    from src.console import pop_flag, quiet_tensorflow_import
+
+    verbose = pop_flag(sys.argv, "--verbose")  # TensorFlow's start-up notices and tracebacks of interrupts
+    command = sys.argv[1:]
+    # Before Hydra starts: a refused config creates no output folder and opens no MLflow run.
+    problem = check_overrides(command) or check_values(command)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
-    main()
+    quiet_tensorflow_import(verbose)  # before any of our modules imports TensorFlow
+    from src.tracking.rerun import rerun_argv
+
+    try:
+        rerun = rerun_argv(sys.argv[1:])  # --rerun <run id | job folder>: its recorded config
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if rerun is not None:
+        sys.argv = [sys.argv[0], *rerun]
+    try:
+        main()
+    except KeyboardInterrupt:
+        if verbose:
+            raise
+        _interrupted(command)

@@ -13,7 +13,7 @@ EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 def test_default_config_composes_to_the_documented_job():
     cfg = compose_config()
     assert cfg.model.name == "resnet20" and cfg.data.name == "fashion_mnist" and cfg.logger.enabled
-    assert cfg.train.schedule == "cosine" and cfg.export.enabled and cfg.experiment_name == "resnet20-fashion_mnist"
+    assert cfg.train.schedule == "cosine" and cfg.export.enabled and cfg.experiment_name == "resnet20_fashion_mnist"
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

@@ -1,7 +1,8 @@
 """Fashion-MNIST (Xiao et al., arXiv:1708.07747) from Debian's `dataset-fashion-mnist`, no download.
 
-Looks for the four IDX files in, in order: the configured path, ``$FASHION_MNIST_DIR``,
-``/usr/share/datasets/fashion-mnist`` (Debian) and the Keras cache. The validation split is carved
+Reads the four IDX files from the configured path (``data.path``) when one is given (a folder that lacks
+them is an error, not a reason to read another copy), else from the first of ``$FASHION_MNIST_DIR``,
+``/usr/share/datasets/fashion-mnist`` (Debian) and the Keras cache that holds them. The validation split is carved
 from the training set with a fixed seed; the test set is only used for final metrics.
 """
 
@@ -50,7 +51,19 @@ def _file_in(folder: Path, stem: str) -> Path | None:
 
 
 def locate(path: str | Path | None = None) -> dict[str, Path]:
-    """Paths of the four IDX files from the first folder holding all of them."""
+    """Paths of the four IDX files: from ``path`` when given, else from the first searched folder holding
+    all of them."""
+    if path:
+        folder = Path(path).expanduser()
+        found = {key: _file_in(folder, stem) for key, stem in FILES.items()}
+        missing = [FILES[key] for key, file in found.items() if file is None]
+        if missing:
+            where = "does not exist" if not folder.exists() else f"lacks {', '.join(missing)} (.gz or plain)"
+            raise DataError(
+                f"data.path={path} {where}; point data.path at the folder holding Fashion-MNIST's four IDX files, "
+                f"or set data.path=null to search $FASHION_MNIST_DIR, {DEBIAN_DIR} and the Keras cache."
+            )
+        return found  # type: ignore[return-value]
     searched = candidate_dirs(path)
     for folder in searched:
         found = {key: _file_in(folder, stem) for key, stem in FILES.items()}

@@ -80,6 +80,12 @@ def _read_folder(
             digests.append(f"{path.relative_to(root).as_posix()}:{hashlib.sha256(data).hexdigest()}")
     if bad:
         log.warning("skipped %d unreadable image(s) under %s (first: %s)", len(bad), folder, bad[0])
+    empty = [cls for label, cls in enumerate(classes) if label not in set(labels)]
+    if empty and images:  # a class without images would be an output the network never trains
+        raise DataError(
+            f"{len(empty)} class folder(s) hold no readable image ({', '.join(IMAGE_SUFFIXES)}): "
+            f"{', '.join(str(folder / c) for c in empty[:5])}; add images or remove the folder(s)."
+        )
     if not images:
         raise DataError(
             f"no readable images ({', '.join(IMAGE_SUFFIXES)}) in the class folders of {folder}; "

@@ -21,18 +21,15 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from src.data.pipeline import Normalization, adapt_images, batch_shares, eval_dataset, mixed_train_dataset, train_dataset
-from src.data.splits import DataSplits, fingerprint
+from src.data.splits import DataSplits
 from src.errors import ConfigError
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 
 
 class Source(ABC):
@@ -42,6 +39,7 @@ class Source(ABC):
     fingerprint: str
     source: str
     image_shape: tuple[int, int, int]
+    streaming: bool = False  # True: batches may stay uint8 (norm=None) and be normalised on the device
 
     @property
     def num_classes(self) -> int:
@@ -51,12 +49,13 @@ class Source(ABC):
     def num_examples(self, split: str) -> int: ...
 
     @abstractmethod
-    def train_dataset(self, norm: Normalization, batch_size: int, seed: int, epochs: int, start_epoch: int = 0,
+    def train_dataset(self, norm: Normalization | None, batch_size: int, seed: int, epochs: int, start_epoch: int = 0,
                       steps: int | None = None, input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        """Normalised (images, labels) batches for epochs start_epoch..epochs-1."""
+        """Normalised (images, labels) batches for epochs start_epoch..epochs-1 (uint8 for ``norm=None``,
+        streaming sources only)."""
 
     @abstractmethod
-    def eval_dataset(self, split: str, norm: Normalization, batch_size: int,
+    def eval_dataset(self, split: str, norm: Normalization | None, batch_size: int,
                      input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         """Normalised, un-augmented batches of ``split`` ("val" or "test"), each example once."""
 
@@ -65,7 +64,7 @@ class Source(ABC):
         """The first ``n`` (all for None) examples of ``split`` as uint8 images (evaluation crop) and labels."""
 
 
-def shard_positions(n: int, input_context: tf.distribute.InputContext | None) -> tuple[int, int]:
+def shard_positions(input_context: tf.distribute.InputContext | None) -> tuple[int, int]:
     """(pipelines, this pipeline's id) from a tf.distribute input context (1, 0 without one)."""
     if input_context is None:
         return 1, 0
@@ -119,10 +118,12 @@ class InMemorySource(Source):
 
 
 class StreamingSource(Source):
-    """Encoded examples read one index at a time (`read(split, i)` in the graph), decoded per recipe.
+    """Encoded examples read one index at a time, decoded per recipe.
 
-    Subclasses give `_encoded(split)`: a function from an int64 index tensor to (encoded bytes, label),
-    and the split sizes."""
+    Subclasses give `_reader(split)`: a graph function from an int64 index to (encoded bytes, label), and
+    the split sizes; sources read in order (TFRecords, tensorflow-datasets) override the two streams."""
+
+    streaming = True
 
     def __init__(self, size: int, channels: int, recipe_name: str, crop_pct: float, flip: bool):
         from src.data.recipes import check_crop_pct, get_recipe
@@ -143,7 +144,7 @@ class StreamingSource(Source):
         """The uint8 training stream, batched within each epoch when ``batch_size`` is given (so a batch never
         straddles two epochs, as in `src.data.pipeline.train_dataset`)."""
         n = self.num_examples("train")
-        pipelines, me = shard_positions(n, input_context)
+        pipelines, me = shard_positions(input_context)
         read = self._reader("train")
         size, channels, recipe, crop_pct, flip = self.size, self.channels, self.recipe, self.crop_pct, self.flip
         jpeg_only = self.jpeg_only
@@ -169,14 +170,15 @@ class StreamingSource(Source):
         return self._normalised(self.train_uint8(seed, epochs, start_epoch, batch_size, input_context), norm)
 
     @staticmethod
-    def _normalised(batches: tf.data.Dataset, norm: Normalization) -> tf.data.Dataset:
-        # uint8 crosses the pipeline; the float conversion is one vectorised op per batch, at its end
-        batches = batches.map(lambda x, y: (norm.apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    def _normalised(batches: tf.data.Dataset, norm: Normalization | None) -> tf.data.Dataset:
+        # uint8 crosses the pipeline; without a norm it stays uint8 (the job normalises on the device)
+        if norm is not None:
+            batches = batches.map(lambda x, y: (norm.apply(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return batches.prefetch(tf.data.AUTOTUNE)
 
     def eval_uint8(self, split: str, input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         n = self.num_examples(split)
-        pipelines, me = shard_positions(n, input_context)
+        pipelines, me = shard_positions(input_context)
         # contiguous blocks per pipeline: every example evaluated exactly once across the pipelines
         lo, hi = (n * me) // pipelines, (n * (me + 1)) // pipelines
         read = self._reader(split)

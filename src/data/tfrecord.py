@@ -161,7 +161,7 @@ class TFRecordSource(StreamingSource):
     def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None):
         from src.data.recipes import train_image
 
-        pipelines, me = shard_positions(0, input_context)
+        pipelines, me = shard_positions(input_context)
         files = self.files["train"]
         size, channels, recipe, crop_pct, flip, buffer = (self.size, self.channels, self.recipe, self.crop_pct,
                                                           self.flip, self.buffer)
@@ -194,7 +194,7 @@ class TFRecordSource(StreamingSource):
     def eval_uint8(self, split, input_context=None):
         from src.data.recipes import eval_image
 
-        pipelines, me = shard_positions(0, input_context)
+        pipelines, me = shard_positions(input_context)
         size, channels, crop_pct, jpeg_only = self.size, self.channels, self.crop_pct, self.jpeg_only
         records = tf.data.TFRecordDataset(self.files[split]).take(self.num_examples(split))
         records = records.shard(pipelines, me)  # every example once across the pipelines

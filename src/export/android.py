@@ -7,6 +7,8 @@ the LiteRT verification numbers).
 Reads the job's exported files (``<model>.tflite``, ``<model>.<format>.tflite`` and their ``.json``
 verification reports, written by training with ``export.formats`` or by ``src.report.mobile_export`` /
 ``src.compress.qat`` under ``<job>/mobile_export``) and ``config.yaml``; writes ``<job>/android/<format>/``.
+A post-training format the job has not exported yet is exported and verified first (`src.export.from_job`);
+``qat_int8`` needs a training of its own (``python -m src.compress.qat``) and is never made here.
 
 TFLite Metadata (the ImageClassifier schema Android's Task Library reads: normalisation, grey or RGB,
 labels packed in the file) is written with tflite-support's metadata writer. Its last release (0.4.4)
@@ -128,8 +130,25 @@ def writer_tensor_type(dtype: str):
             "uint8": schema_fb.TensorType.UINT8}[dtype]
 
 
-def write_bundle(job_dir: Path, fmt: str, out: Path | None = None) -> Path:
-    """``<out>/model.tflite``, ``labels.txt`` and ``model.json`` for the job's ``fmt`` export; returns ``out``."""
+def export_missing(job_dir: Path, model: str, fmt: str) -> Path:
+    """The job's ``fmt`` export: found, or (a post-training format) exported and verified now."""
+    try:
+        return find_export(job_dir, model, fmt)
+    except ExportError:
+        if fmt not in TFLITE_FORMATS or not (job_dir / "model.keras").exists():
+            raise
+    from src.export.from_job import export_job
+
+    print(f"{fmt}: not exported yet; exporting and verifying it from {job_dir / 'model.keras'}", flush=True)
+    for _, _, report, _ in export_job(job_dir, (fmt,)):
+        if isinstance(report, ExportError):
+            raise report
+    return find_export(job_dir, model, fmt)
+
+
+def write_bundle(job_dir: Path, fmt: str, out: Path | None = None, export: bool = False) -> Path:
+    """``<out>/model.tflite``, ``labels.txt`` and ``model.json`` for the job's ``fmt`` export (with ``export``,
+    made first if missing); returns ``out``."""
     from omegaconf import OmegaConf
 
     from src.data import open_source
@@ -137,7 +156,7 @@ def write_bundle(job_dir: Path, fmt: str, out: Path | None = None) -> Path:
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; bundles exist for {list(FORMATS)}.")
     cfg = OmegaConf.load(job_dir / "config.yaml")
-    path = find_export(job_dir, cfg.model.name, fmt)
+    path = export_missing(job_dir, cfg.model.name, fmt) if export else find_export(job_dir, cfg.model.name, fmt)
     out = Path(out or job_dir / "android" / fmt)
     out.mkdir(parents=True, exist_ok=True)
     labels = out / "labels.txt"
@@ -159,12 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("job_dir", type=Path, help="a finished job folder with exported .tflite files")
     parser.add_argument("--formats", nargs="+", default=["float32"], choices=FORMATS)
     parser.add_argument("--out", type=Path, default=None, help="default: <job>/android (one folder per format)")
+    parser.add_argument("--no-export", action="store_true",
+                        help="only bundle formats already exported (default: export a missing post-training format first)")
     args = parser.parse_args(argv)
     if not (args.job_dir / "config.yaml").exists():
         raise SystemExit(f"error: {args.job_dir} is not a training job folder (no config.yaml)")
     try:
         for fmt in args.formats:
-            out = write_bundle(args.job_dir, fmt, args.out / fmt if args.out else None)
+            out = write_bundle(args.job_dir, fmt, args.out / fmt if args.out else None, export=not args.no_export)
             print(f"{fmt}: {out}/model.tflite, labels.txt, model.json")
     except ExportError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -16,6 +16,8 @@ def read_history(path: Path) -> dict[str, list[float]]:
                 columns.setdefault(key, []).append(float(value))
             except (TypeError, ValueError):
                 columns.setdefault(key, []).append(float("nan"))
+    if columns.get("epoch") and columns["epoch"][0] == 0:  # written before epochs were numbered from 1
+        columns["epoch"] = [float(i + 1) for i in range(len(columns["epoch"]))]
     return columns
 
 
@@ -29,7 +31,7 @@ def plot_history(history_csv: str | Path, out_png: str | Path, title: str = "") 
     h = read_history(Path(history_csv))
     if not h.get("epoch"):
         raise ValueError(f"{history_csv} holds no epochs to plot")
-    epochs = [e + 1 for e in h["epoch"]]
+    epochs = h["epoch"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, metric, label in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "-s")):

@@ -4,8 +4,10 @@
 
 Starts ``mlflow server`` on 127.0.0.1 (a free port) against the store (``--tracking-uri``, default the
 suite's local store), opens the compare-runs view of the experiment's newest sweep (its point runs, the
-parent excluded) or, with ``--sweep-dir``, of the finished points of those sweep folders (a point that
-skipped or resumed an earlier job shows that job's run, as the ablation report counts it), waits until
+parent excluded), of its newest finished runs when it has no sweep (a single job's experiment), or, with
+``--sweep-dir``, of the finished points of those sweep folders (a point that skipped or resumed an
+earlier job shows that job's run, as the ablation report counts it); ``--experiment`` repeated puts the
+runs of several experiments in one view. It waits until
 every run and the requested metrics are on the page, and writes the PNG.
 Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package (scripts/install.sh
 installs them with INSTALL_BROWSER=1). Written by hand because MLflow has no screenshot or UI-check API.
@@ -108,9 +110,16 @@ def _rendered_text(browser) -> str:
     return "\n".join(parts)
 
 
-def sweep_runs(tracking_uri: str, experiment: str, sweep_dirs: list[Path] | None = None) -> tuple[str, list]:
-    """(experiment id, the point runs of its newest sweep, or all its runs when it has no sweep); with
-    ``sweep_dirs``, the runs of those folders' finished points (src.report.ablation.read_points)."""
+#: At most this many runs of an experiment without a sweep (newest first): the compare view of hundreds of
+#: runs never finishes rendering its columns.
+MAX_RUNS = 8
+
+
+def sweep_runs(tracking_uri: str, experiment: str, sweep_dirs: list[Path] | None = None,
+               metric: str = "test_accuracy", max_runs: int = MAX_RUNS) -> tuple[str, list]:
+    """(experiment id, the point runs of its newest sweep, or, without a sweep, its newest ``max_runs``
+    finished runs that logged ``metric``, debug runs left out); with ``sweep_dirs``, the runs of those folders'
+    finished points (src.report.ablation.read_points)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri)
@@ -125,21 +134,35 @@ def sweep_runs(tracking_uri: str, experiment: str, sweep_dirs: list[Path] | None
     runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
     parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     if parents:
-        runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    return found.experiment_id, runs
+        return found.experiment_id, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    finished = [r for r in runs if r.info.status == "FINISHED" and metric in r.data.metrics
+                and "debug" not in r.data.tags and r.data.tags.get("sweep") != "parent"]
+    return found.experiment_id, finished[:max_runs]
 
 
-def compare_view(tracking_uri: str, experiment: str, out: Path, metrics: tuple[str, ...] = ("test_accuracy",),
+def experiments_runs(tracking_uri: str, experiments: list[str], sweep_dirs: list[Path] | None = None,
+                     metric: str = "test_accuracy") -> tuple[list[str], list]:
+    """(experiment ids, runs) of `sweep_runs` over several experiments, for one compare view across them."""
+    ids, runs = [], []
+    for experiment in experiments:
+        experiment_id, found = sweep_runs(tracking_uri, experiment, sweep_dirs if len(experiments) == 1 else None, metric)
+        ids.append(experiment_id)
+        runs += found
+    return ids, runs
+
+
+def compare_view(tracking_uri: str, experiment: str | list[str], out: Path, metrics: tuple[str, ...] = ("test_accuracy",),
                  timeout: float = 60.0, sweep_dirs: list[Path] | None = None) -> str:
-    """Open the compare view of the experiment's runs (`sweep_runs`), wait for every run name and metric
-    key, save a screenshot to ``out``; returns the page's visible text."""
-    experiment_id, runs = sweep_runs(tracking_uri, experiment, sweep_dirs)
+    """Open the compare view of the experiment's (or experiments') runs (`experiments_runs`), wait for every
+    run name and metric key, save a screenshot to ``out``; returns the page's visible text."""
+    experiments = [experiment] if isinstance(experiment, str) else list(experiment)
+    experiment_ids, runs = experiments_runs(tracking_uri, experiments, sweep_dirs, metrics[0])
     if not runs:
-        raise SystemExit(f"error: experiment {experiment!r} has no runs to compare")
+        raise SystemExit(f"error: {', '.join(experiments)} has no finished runs with {metrics[0]} to compare")
     wanted = [r.info.run_name for r in runs] + list(metrics)
     with mlflow_server(tracking_uri) as url:
         query = urllib.parse.urlencode({"runs": json.dumps([r.info.run_id for r in runs]),
-                                        "experiments": json.dumps([experiment_id])})
+                                        "experiments": json.dumps(experiment_ids)})
         browser = _browser()
         try:
             browser.get(f"{url}/#/compare-runs?{query}")
@@ -167,7 +190,8 @@ def compare_view(tracking_uri: str, experiment: str, out: Path, metrics: tuple[s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--experiment", required=True, help="the MLflow experiment (= experiment_name)")
+    parser.add_argument("--experiment", required=True, action="append",
+                        help="the MLflow experiment (= experiment_name); repeat it to compare runs across experiments")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--tracking-uri", default=None, help="default: the suite's store (MLFLOW_TRACKING_URI or mlruns/)")
     parser.add_argument("--metric", action="append", default=None, help="metric keys that must appear (repeatable)")
@@ -178,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
 
     uri = resolve_tracking_uri(args.tracking_uri)
     compare_view(uri, args.experiment, args.out, tuple(args.metric or ("test_accuracy",)), sweep_dirs=args.sweep_dir)
-    print(f"compare view of {args.experiment} -> {args.out}")
+    print(f"compare view of {', '.join(args.experiment)} -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import yaml
 
 from src.bench.csv_out import write_rows
 from src.errors import ExportError
-from src.export.tflite import FORMATS, _allocate, _load, _quantize, export_and_verify, report_hint
+from src.export.tflite import FORMATS, _allocate, _load, _quantize, report_hint
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
@@ -82,34 +82,16 @@ def error_row(model: str, job_dir: Path, fmt: str, reason: str) -> dict[str, Any
 
 
 def job_rows(job_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[dict[str, Any]]:
-    from omegaconf import OmegaConf
+    from src.export.from_job import export_job
 
-    from src.data import STREAMING, open_source
-    from src.data.pipeline import Normalization
-    from src.models.saving import load_model
-
-    cfg = OmegaConf.create(yaml.safe_load((job_dir / "config.yaml").read_text()))
-    channels = int(cfg.data.channels)
-    data = open_source(cfg.data)
-    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
-    # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole
-    limit = (cfg.export.get("max_eval_examples") or 10000) if cfg.data.name in STREAMING else None
-    x_raw, y_test = data.take("test", limit)
-    x_test = norm.apply_numpy(x_raw)
-    calibration = norm.apply_numpy(data.take("train", 256)[0])
-    model = load_model(job_dir / "model.keras", compile=False)
-    out = job_dir / "mobile_export"
     rows = []
-    for fmt in formats:
-        try:
-            report = export_and_verify(model, out, x_test, y_test, name=cfg.model.name, fmt=fmt,
-                                       representative=calibration)
-        except ExportError as exc:  # one format that fails (e.g. XNNPACK refuses it) is a row, not the end
-            print(f"{cfg.model.name} {fmt}: not built: {exc}", file=sys.stderr, flush=True)
-            rows.append(error_row(cfg.model.name, job_dir, fmt, str(exc)))
+    for model, fmt, report, class_names in export_job(job_dir, formats):
+        if isinstance(report, ExportError):  # a format that fails is a row, not the end
+            print(f"{model} {fmt}: not built: {report}", file=sys.stderr, flush=True)
+            rows.append(error_row(model, job_dir, fmt, str(report)))
             continue
-        rows.append(table_row(cfg.model.name, job_dir, fmt, report.as_dict(), data.class_names))
-        print(f"{cfg.model.name} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
+        rows.append(table_row(model, job_dir, fmt, report.as_dict(), class_names))
+        print(f"{model} {fmt}: {rows[-1]['size_kb']:.0f} KB, accuracy {report.tflite_accuracy:.4f}, "
               f"agreement {report.top1_agreement:.4f}, {rows[-1]['latency_ms_1_thread']:.2f} ms", flush=True)
     return rows
 

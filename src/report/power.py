@@ -15,7 +15,6 @@ it, so re-run this on a pilot sweep of a new design. α = 0.05 two-sided, before
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from pathlib import Path
 

@@ -10,6 +10,7 @@ from importlib import metadata
 from typing import Any
 
 from src.compute_env import compute_environment, tensorflow_onednn
+from src.redact import redact
 
 __all__ = ["compute_environment", "flatten_config", "git_info", "library_versions", "tensorflow_onednn"]
 
@@ -48,12 +49,13 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
 
 
 def flatten_config(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """{'train': {'lr': 0.1}} -> {'train.lr': '0.1'}; lists are kept as one value."""
+    """{'train': {'lr': 0.1}} -> {'train.lr': '0.1'}; lists are kept as one value; credentials (a
+    ``logger.tracking_uri`` with a password) masked (src/redact.py)."""
     flat: dict[str, str] = {}
     for key, value in cfg.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(flatten_config(value, prefix=f"{name}."))
         else:
-            flat[name] = str(value)
+            flat[name] = redact(str(value))
     return flat

@@ -48,16 +48,22 @@ class MlflowSweepCallback(Callback):
             return
         import mlflow
 
-        from src.tracking import git_info, resolve_tracking_uri, setup_experiment
+        from src.tracking import git_info, naming, resolve_tracking_uri, setup_experiment
 
         self.uri = resolve_tracking_uri(config.logger.get("tracking_uri"))
-        experiment_id = setup_experiment(config.experiment_name, self.uri)
+        choices = config.hydra.runtime.choices
+        debug = choices.get("debug") if choices.get("debug") not in (None, "null") else None
+        experiment = choices.get("experiment") if choices.get("experiment") not in (None, "null") else None
+        experiment_id = setup_experiment(config.experiment_name, self.uri,
+                                         naming.experiment_description(config, experiment))
         client = mlflow.MlflowClient(self.uri)
         sweep_dir = Path(config.hydra.sweep.dir)
         run = client.create_run(
             experiment_id,
-            run_name=f"sweep {sweep_dir.name}",
-            tags={"sweep_dir": str(sweep_dir.resolve()), "sweep": "parent", **git_info()},
+            run_name=f"{config.experiment_name} sweep {sweep_dir.name}",
+            tags={"sweep_dir": str(sweep_dir.resolve()), "sweep": "parent", **git_info(), **naming.debug_tags(debug),
+                  "mlflow.note.content": f"The sweep `python -m src.run -m {' '.join(config.hydra.overrides.task)}`; "
+                                         "its points are the nested runs."},
         )
         self.run_id = run.info.run_id
         sweep_dir.mkdir(parents=True, exist_ok=True)

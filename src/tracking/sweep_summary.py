@@ -2,7 +2,8 @@
 
 A failing point does not stop a sweep (unless ``fail_fast=true``): `src.run` records the failure in
 the point's ``job.json`` and its MLflow run, and returns, so Hydra launches the next point. When all
-points have run, this callback lists the failed ones with their overrides and error, tags the
+points have run, this callback prints a table of every point (src.train.summary.sweep_table), lists the
+failed ones with their overrides and error, tags the
 sweep's MLflow parent run, and ends the command with exit code 1. The summary is read from the job
 folders, so it also covers points run by other processes (joblib launcher). Re-running the same
 command re-runs only the failed and unfinished points (finished ones are skipped).
@@ -33,10 +34,15 @@ def _overrides(point_dir: Path) -> list[str]:
         return []
 
 
+def point_dirs(sweep_dir: Path) -> list[Path]:
+    """The sweep's point folders (0, 1, ...) in order."""
+    return sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def failed_points(sweep_dir: Path) -> list[tuple[str, str, str]]:
     """(point folder, the overrides that tell it from the other points, status + error) of every point of
     the sweep that did not finish."""
-    points = sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    points = point_dirs(sweep_dir)
     overrides = {p.name: _overrides(p) for p in points}
     shared = set.intersection(*(set(o) for o in overrides.values())) if len(points) > 1 else set()
     failures = []
@@ -61,7 +67,10 @@ class SweepSummaryCallback(Callback):
         if not sweep_dir.is_dir():
             return
         failures = failed_points(sweep_dir)
-        points = sum(1 for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+        points = len(point_dirs(sweep_dir))
+        from src.train.summary import sweep_table
+
+        print(sweep_table(sweep_dir), flush=True)
         if not failures:
             print(f"sweep finished: all {points} points succeeded ({sweep_dir})")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import keras
@@ -24,6 +25,13 @@ class EpochTimer(keras.callbacks.Callback):
         if logs is not None:
             logs["epoch_seconds"] = seconds
             logs["images_per_s"] = self.num_train_examples / seconds if seconds > 0 else 0.0
+
+
+class EpochCSVLogger(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger with epochs numbered 1..N, as the progress log, MLflow's steps and curves.png number them."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        super().on_epoch_end(epoch + 1, logs)
 
 
 class MainOutputMetrics(keras.callbacks.Callback):
@@ -83,3 +91,37 @@ class ProgressLog(keras.callbacks.Callback):
                 else f", ~{seconds_left / 60:.1f} min left in the epoch")
         self.logger.info("epoch %d/%s: %s, %s, %.0f images/s%s", self._epoch + 1, self.params.get("epochs"),
                          where, metrics or "no metrics yet", rate * self.batch_size, left)
+
+
+#: A running training loss above this stops the job as diverged. Cross-entropy starts near ln(classes)
+#: (2.3 for 10 classes, 6.9 for 1,000) and only a diverged network's logits are 1,000 apart.
+MAX_TRAINING_LOSS = 1000.0
+
+
+def loss_diverged(loss) -> bool:
+    """Whether a training loss is NaN, infinite or above MAX_TRAINING_LOSS."""
+    try:
+        value = float(loss)
+    except (TypeError, ValueError):
+        return False
+    return not math.isfinite(value) or value > MAX_TRAINING_LOSS
+
+
+class LossGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose running loss `loss_diverged` (Keras' TerminateOnNaN,
+    extended to absurd finite values such as the 6e22 of ``train.learning_rate=1e6``); the job then
+    raises `TrainingDivergedError` (src/train/loop.py) and `TrainingState` keeps the last good epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged: tuple[int, float] | None = None  # (epoch, loss) where it stopped
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and loss_diverged(loss):
+            self.diverged = (self._epoch + 1, float(loss))
+            self.model.stop_training = True

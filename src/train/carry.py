@@ -14,6 +14,16 @@ Written by hand because the one library for this, mlflow-export-import (1.2.0 on
 imported run FINISHED, needs pytest at run time and cannot move the job folder the resume needs.
 ``checkpoints/last.keras`` (the model alone, rewritten after every epoch) stays behind: the state holds
 the same weights and the optimizer's.
+
+What `unpack` trusts: nothing in the bundle decides where it writes. The job's folder goes to
+``--root`` / the manifest's relative path, which must resolve (symlinks followed) inside ``--root``
+(without ``--root``: inside the working folder); every path in the manifest is relative, without ``..``;
+only the files the manifest lists are installed, each checked against its SHA-256 (the MLflow run's
+record and artifacts too) before anything is created; the run goes to ``--tracking-uri``,
+``$MLFLOW_TRACKING_URI`` or the local store, never to one the bundle names. A refused bundle leaves
+nothing behind. The hashes detect damage (a truncated copy, a flipped bit), not a hostile sender, who can
+rewrite the manifest's hashes too: unpack bundles you packed yourself. Credentials in text files and in
+the run's params and tags are masked when packing (src/redact.py).
 """
 
 from __future__ import annotations
@@ -29,13 +39,15 @@ import sys
 import tarfile
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from src.errors import CheckpointError, ConfigError
+from src.redact import redact, redact_tree
 from src.train.jobfile import JOB_FILE, pid_alive, read_job, write_job
 
-FORMAT = 1
+#: 2: the MLflow half is hashed too, text files are redacted (format 1 bundles are refused).
+FORMAT = 2
 MANIFEST = "carry.json"
 JOB_PREFIX = "job"
 RUN_PREFIX = "mlflow"
@@ -45,12 +57,48 @@ LEFT_BEHIND = ("checkpoints",)
 DROPPED_TAGS = ("mlflow.parentRunId", "mlflow.runName")
 
 
-def _sha256(path: Path) -> str:
+#: Files read as text and redacted when packed (src/redact.py); others are copied as they are.
+TEXT_SUFFIXES = (".json", ".yaml", ".yml", ".csv", ".txt", ".log")
+
+
+def _sha256(data: bytes | Path) -> str:
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(data, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _copy_hashing(source, target=None) -> str:
+    """SHA-256 of the file object ``source``, read in blocks (and written to ``target`` when given)."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: source.read(1 << 20), b""):
+        digest.update(block)
+        if target is not None:
+            target.write(block)
+    return digest.hexdigest()
+
+
+def _packed(path: Path) -> bytes | Path:
+    """A file as it goes into a bundle: a text file's content with credentials masked, else its path."""
+    if path.suffix in TEXT_SUFFIXES:
+        try:
+            return redact(path.read_text()).encode()
+        except UnicodeDecodeError:
+            pass
+    return path
+
+
+def _regular_files(folder: Path, skip=lambda rel: False) -> list[Path]:
+    """The regular files under ``folder`` (relative, sorted); links and dot-files (temporaries, locks) are left out."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not path.is_symlink() and not path.name.startswith(".") and not skip(rel):
+            files.append(rel)
+    return files
 
 
 def _job_config(job_dir: Path) -> dict[str, Any]:
@@ -69,12 +117,7 @@ def _saved_epoch(job_dir: Path) -> int:
 
 
 def _job_files(job_dir: Path) -> list[Path]:
-    files = []
-    for path in sorted(job_dir.rglob("*")):
-        rel = path.relative_to(job_dir)
-        if path.is_file() and rel.parts[0] not in LEFT_BEHIND and not path.name.startswith("."):  # no temporaries
-            files.append(rel)
-    return files
+    return _regular_files(job_dir, skip=lambda rel: rel.parts[0] in LEFT_BEHIND)
 
 
 def _relative_placement(job_dir: Path, config: dict[str, Any]) -> tuple[str, str | None]:
@@ -139,12 +182,13 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
         raise ConfigError(f"the job in {job_dir} has not finished an epoch: there is no training state to carry.")
     config = _job_config(job_dir)
     relative, root_hint = _relative_placement(job_dir, config)
-    files = _job_files(job_dir)
+    contents = {f"{JOB_PREFIX}/{rel.as_posix()}": _packed(job_dir / rel) for rel in _job_files(job_dir)}
     manifest: dict[str, Any] = {
         "format": FORMAT, "relative_path": relative, "resume_root": root_hint, "epoch": epoch,
         "epochs": (config.get("train") or {}).get("epochs"), "model": (config.get("model") or {}).get("name"),
         "fingerprint": record.get("fingerprint"), "packed_on": socket.gethostname(),
-        "packed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": {p.as_posix(): _sha256(job_dir / p) for p in files},
+        "packed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": {name.split("/", 1)[1]: _sha256(data) for name, data in contents.items()},
         "mlflow": None,
     }
     bundle = Path(bundle)
@@ -155,18 +199,23 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
         if with_mlflow and record.get("mlflow_run_id"):
             from src.tracking import resolve_tracking_uri
 
-            uri = resolve_tracking_uri(tracking_uri or (config.get("logger") or {}).get("tracking_uri"))
-            run_record = export_run(record["mlflow_run_id"], uri, artifacts)
-            manifest["mlflow"] = {"run_id": run_record["run_id"], "experiment_name": run_record["experiment_name"]}
+            uri = (resolve_tracking_uri(tracking_uri, explicit=True) if tracking_uri
+                   else resolve_tracking_uri((config.get("logger") or {}).get("tracking_uri")))
+            run_record = redact_tree(export_run(record["mlflow_run_id"], uri, artifacts))
+            run_files: dict[str, bytes | Path] = {"run.json": json.dumps(run_record, indent=2).encode()}
+            if artifacts.is_dir():
+                run_files.update({f"artifacts/{rel.as_posix()}": _packed(artifacts / rel) for rel in _regular_files(artifacts)})
+            contents.update({f"{RUN_PREFIX}/{name}": data for name, data in run_files.items()})
+            manifest["mlflow"] = {"run_id": run_record["run_id"], "experiment_name": run_record["experiment_name"],
+                                  "files": {name: _sha256(data) for name, data in run_files.items()}}
         tmp = bundle.with_name(f".{bundle.name}.tmp")
         with tarfile.open(tmp, "w:gz") as tar:
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
-            for rel in files:
-                tar.add(job_dir / rel, arcname=f"{JOB_PREFIX}/{rel.as_posix()}", recursive=False)
-            if run_record is not None:
-                _add_bytes(tar, f"{RUN_PREFIX}/run.json", json.dumps(run_record, indent=2).encode())
-                if artifacts.is_dir():
-                    tar.add(artifacts, arcname=f"{RUN_PREFIX}/artifacts")
+            for name, data in contents.items():
+                if isinstance(data, bytes):
+                    _add_bytes(tar, name, data)
+                else:  # a plain file, as a plain member (its mode and time kept)
+                    tar.add(data, arcname=name, recursive=False)
         os.replace(tmp, bundle)
     return manifest
 
@@ -181,7 +230,7 @@ def import_run(run_record: dict[str, Any], artifacts: Path, tracking_uri: str, c
     """Recreate an exported run (`export_run`) in the store at ``tracking_uri``, marked KILLED (it is
     unfinished; the resumed job reopens it), and return its new id. Metrics keep their steps and times."""
     import mlflow
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     from src.tracking import setup_experiment
 
@@ -211,13 +260,67 @@ def import_run(run_record: dict[str, Any], artifacts: Path, tracking_uri: str, c
     return run_id
 
 
-def _safe_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
-    members = {}
+def _safe_relative(value: Any, what: str, bundle: Path) -> PurePosixPath:
+    """A path from a manifest, refused unless it is a plain relative path: no absolute path, no ``..`` or
+    ``.`` part, no empty part, no backslash or NUL."""
+    path = PurePosixPath(value) if isinstance(value, str) else None
+    if (path is None or not value or path.is_absolute() or path.as_posix() != value or "\\" in value
+            or "\0" in value or any(part in ("..", ".") for part in path.parts)):
+        raise CheckpointError(f"{bundle}: its manifest names {what} {value!r}, which is not a plain relative path; "
+                              "the bundle was not written by pack (or was altered) and nothing was written.")
+    return path
+
+
+def _listed_files(manifest: dict[str, Any], bundle: Path) -> dict[str, str]:
+    """{name in the bundle: SHA-256} of every file the manifest lists, the MLflow half included; refused
+    unless each name is a plain relative path and each hash a SHA-256."""
+    listed: dict[str, str] = {}
+    halves = [(JOB_PREFIX, manifest.get("files"))]
+    if manifest.get("mlflow") is not None:
+        mlflow_half = manifest["mlflow"]
+        if not isinstance(mlflow_half, dict) or "run.json" not in (mlflow_half.get("files") or {}):
+            raise CheckpointError(f"{bundle}: its manifest lists no hashed run.json for the MLflow run; it was not "
+                                  "written by this version's pack.")
+        halves.append((RUN_PREFIX, mlflow_half["files"]))
+    for prefix, files in halves:
+        if not isinstance(files, dict) or not files:
+            raise CheckpointError(f"{bundle}: its manifest lists no {prefix}/ files; it was not written by pack.")
+        for name, digest in files.items():
+            rel = _safe_relative(name, "the file", bundle)
+            if prefix == RUN_PREFIX and rel.as_posix() != "run.json" and rel.parts[0] != "artifacts":
+                raise CheckpointError(f"{bundle}: its manifest lists {prefix}/{name}, which is neither run.json "
+                                      "nor an artifact; nothing was written.")
+            if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+                raise CheckpointError(f"{bundle}: its manifest gives {name!r} no SHA-256; nothing was written.")
+            listed[f"{prefix}/{rel.as_posix()}"] = digest
+    if f"{JOB_PREFIX}/{JOB_FILE}" not in listed:
+        raise CheckpointError(f"{bundle}: it holds no {JOB_FILE}; it was not written by pack.")
+    return listed
+
+
+def _verified_members(tar: tarfile.TarFile, listed: dict[str, str], bundle: Path) -> dict[str, tarfile.TarInfo]:
+    """The bundle's members of the listed files, each read and checked against its hash. Refused: links,
+    devices, an entry named twice, a file the manifest does not list, a listed file missing or altered."""
+    members: dict[str, tarfile.TarInfo] = {}
     for member in tar.getmembers():
-        name = Path(member.name)
-        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
-            raise CheckpointError(f"the bundle holds an unsafe entry {member.name!r}; it was not written by pack.")
-        members[member.name] = member
+        name = member.name
+        if member.isdir():
+            continue  # folders are made for the listed files, never taken from the bundle
+        if not member.isfile():
+            raise CheckpointError(f"{bundle} holds {name!r}, which is not a plain file (a link or a device); "
+                                  "it was not written by pack and nothing was written.")
+        if name == MANIFEST:
+            continue
+        if name not in listed:
+            raise CheckpointError(f"{bundle} holds {name!r}, which its manifest does not list; it was not written by "
+                                  "pack (or was altered) and nothing was written.")
+        if name in members:
+            raise CheckpointError(f"{bundle} holds {name!r} twice; it was not written by pack and nothing was written.")
+        members[name] = member
+    for name, digest in listed.items():
+        if name not in members or _copy_hashing(tar.extractfile(members[name])) != digest:
+            raise CheckpointError(f"{bundle}: {name.split('/', 1)[1]} is missing or damaged (its SHA-256 differs "
+                                  "from the manifest's); nothing was written.")
     return members
 
 
@@ -229,53 +332,135 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
     try:
         with tarfile.open(bundle, "r:gz") as tar:
             manifest = json.loads(tar.extractfile(MANIFEST).read())
-    except (tarfile.TarError, KeyError, OSError, ValueError, AttributeError) as exc:
+    except (tarfile.TarError, KeyError, OSError, ValueError, AttributeError, EOFError) as exc:
         raise CheckpointError(f"{bundle} is not a job bundle ({type(exc).__name__}: {exc}); "
                               "it is damaged or was not written by `python -m src.train.carry pack`.") from None
-    if manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{bundle} has bundle format {manifest.get('format')!r}; this version reads {FORMAT}.")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise CheckpointError(f"{bundle} has bundle format {found!r}; this version reads {FORMAT} "
+                              "(pack the job again with this version).")
     return manifest
 
 
-def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = None) -> Path:
-    """Put the job of ``bundle`` under ``root`` (default: the output root it was packed from, relative to
-    the working folder) and recreate its MLflow run; return the job's folder. Re-running the job's
-    command then resumes it from the bundle's epoch."""
-    manifest = read_manifest(bundle)
+def _destination(manifest: dict[str, Any], bundle: Path, root: Path | None) -> tuple[Path, Path]:
+    """(the resolved folder the job goes to, the resolved folder it must lie in): ``root`` / the manifest's
+    relative path, or without ``root`` the manifest's relative output root under the working folder.
+    Symlinks are followed; a destination outside is refused before anything is created."""
+    relative = _safe_relative(manifest.get("relative_path"), "the job folder", bundle)
     if root is None:
         if not manifest.get("resume_root"):
             raise ConfigError(f"{bundle} does not say where its job lived relative to the working folder; "
                               "pass --root (the experiment's output folder, e.g. multirun/<experiment>).")
-        root = Path(manifest["resume_root"])
-    dest = Path(root) / manifest["relative_path"]
-    if dest.exists():
-        raise ConfigError(f"{dest} exists already; remove it (or pass another --root) to unpack {bundle} there.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.unpack-", dir=dest.parent))
-    try:
-        with tarfile.open(bundle, "r:gz") as tar:
-            members = _safe_members(tar)
-            tar.extractall(staging, members=list(members.values()), filter="data")
-        job = staging / JOB_PREFIX
-        for rel, digest in manifest["files"].items():
-            if not (job / rel).is_file() or _sha256(job / rel) != digest:
-                raise CheckpointError(f"{bundle}: {rel} is missing or damaged (its SHA-256 differs from the manifest's).")
-        record = read_job(job) or {}
-        carried = {"host": manifest.get("packed_on"), "packed_at": manifest.get("packed_at"),
-                   "mlflow_run_id": record.get("mlflow_run_id")}
-        # pid and host None: write_job removes them (no process, no machine runs the carried job yet)
-        fields: dict[str, Any] = {"status": "carried", "pid": None, "host": None, "carried_from": carried}
-        if manifest.get("mlflow"):
-            from src.tracking import resolve_tracking_uri
+        fence = Path.cwd().resolve()
+        base = (fence / _safe_relative(manifest["resume_root"], "the output root", bundle)).resolve()
+    else:
+        fence = base = Path(root).resolve()
+    dest = (base / relative).resolve()
+    if not (base.is_relative_to(fence) and dest.is_relative_to(base) and dest != base):
+        raise CheckpointError(f"{bundle} would put its job at {dest}, outside {fence} (a symlink on the way, or an "
+                              "altered manifest); nothing was written. Pass another --root.")
+    return dest, fence
 
-            config = _job_config(job)
-            uri = resolve_tracking_uri(tracking_uri or (config.get("logger") or {}).get("tracking_uri"))
-            run_record = json.loads((staging / RUN_PREFIX / "run.json").read_text())
-            fields["mlflow_run_id"] = import_run(run_record, staging / RUN_PREFIX / "artifacts", uri,
-                                                 carried_from=f"{manifest.get('packed_on')} {manifest.get('packed_at')}")
-        write_job(job, **fields)
-        os.replace(job, dest)
-    finally:
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, deepest first (to undo)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+    return missing
+
+
+def _check_run_record(record: Any, bundle: Path) -> dict[str, Any]:
+    """The MLflow run record of a bundle, refused unless it has the shape `export_run` writes."""
+    def strings(d):
+        return isinstance(d, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in d.items())
+
+    def points(p):
+        return isinstance(p, list) and all(isinstance(m, dict) and isinstance(m.get("value"), (int, float))
+                                           and isinstance(m.get("step"), int) and isinstance(m.get("timestamp"), int)
+                                           for m in p)
+    good = (isinstance(record, dict) and isinstance(record.get("run_id"), str)
+            and isinstance(record.get("experiment_name"), str) and record["experiment_name"].strip()
+            and isinstance(record.get("run_name"), (str, type(None)))
+            and isinstance(record.get("start_time"), (int, type(None)))
+            and strings(record.get("params")) and strings(record.get("tags"))
+            and isinstance(record.get("metrics"), dict)
+            and all(isinstance(k, str) and points(v) for k, v in record["metrics"].items()))
+    if not good:
+        raise CheckpointError(f"{bundle}: its MLflow run record does not have the shape pack writes; nothing was written.")
+    return record
+
+
+def unpack(bundle: Path, root: Path | None = None, tracking_uri: str | None = None) -> Path:
+    """Put the job of ``bundle`` under ``root`` (default: the output root it was packed from, relative to
+    the working folder) and recreate its MLflow run in ``tracking_uri`` (default: $MLFLOW_TRACKING_URI,
+    else the local store); return the job's folder. Re-running the job's command then resumes it from the
+    bundle's epoch. Every check runs before anything is written; a refused bundle leaves nothing behind."""
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    dest, _ = _destination(manifest, bundle, root)
+    listed = _listed_files(manifest, bundle)
+    if dest.exists() or dest.is_symlink():
+        raise ConfigError(f"{dest} exists already; remove it (or pass another --root) to unpack {bundle} there.")
+    blocked = next((p for p in (dest.parent, *dest.parent.parents) if p.exists()), None)
+    if blocked is not None and not blocked.is_dir():
+        raise ConfigError(f"{blocked} is a file, not a folder; pass another --root to unpack {bundle}.")
+    with tarfile.open(bundle, "r:gz") as tar:
+        members = _verified_members(tar, listed, bundle)
+        run_record = None
+        if manifest.get("mlflow"):
+            try:
+                run_record = json.loads(tar.extractfile(members[f"{RUN_PREFIX}/run.json"]).read())
+            except ValueError:
+                run_record = None
+            _check_run_record(run_record, bundle)
+        created = _make_folders(dest.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.unpack-", dir=dest.parent))
+        run_id, client = None, None
+        try:
+            for name, member in members.items():
+                target = staging / name
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with open(target, "xb") as fh:  # exclusive: never through a link
+                        if _copy_hashing(tar.extractfile(member), fh) != listed[name]:  # changed since checked
+                            raise CheckpointError(f"{bundle} changed while it was unpacked; nothing was written.")
+                except OSError as exc:  # e.g. "a" and "a/b" both listed, or a full disk
+                    raise CheckpointError(f"{bundle}: could not write {name} ({exc.strerror or exc}); "
+                                          "nothing was written.") from None
+            job = staging / JOB_PREFIX
+            record = read_job(job) or {}
+            carried = {"host": manifest.get("packed_on"), "packed_at": manifest.get("packed_at"),
+                       "mlflow_run_id": record.get("mlflow_run_id")}
+            # pid and host None: write_job removes them (no process, no machine runs the carried job yet)
+            fields: dict[str, Any] = {"status": "carried", "pid": None, "host": None, "carried_from": carried}
+            if run_record is not None:
+                import mlflow
+
+                from src.tracking import resolve_tracking_uri
+
+                uri = resolve_tracking_uri(tracking_uri, explicit=True)  # never a store the bundle names
+                run_id = import_run(run_record, staging / RUN_PREFIX / "artifacts", uri,
+                                    carried_from=f"{manifest.get('packed_on')} {manifest.get('packed_at')}")
+                client = mlflow.MlflowClient(uri)
+                fields["mlflow_run_id"] = run_id
+            write_job(job, **fields)
+            if dest.exists() or dest.is_symlink():
+                raise ConfigError(f"{dest} appeared while {bundle} was unpacked; nothing was written there.")
+            os.rename(job, dest)
+        except BaseException:
+            if run_id is not None:
+                client.delete_run(run_id)
+            shutil.rmtree(staging, ignore_errors=True)
+            for folder in created:  # deepest first; only what this call made, and only if still empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            raise
         shutil.rmtree(staging, ignore_errors=True)
     return dest
 

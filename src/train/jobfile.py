@@ -5,12 +5,21 @@ Kept free of Keras and TensorFlow so that the watchdog (src/train/watchdog.py) s
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from src.redact import redact_tree
+
 JOB_FILE = "job.json"
+#: Held (flock) by whoever reads-then-writes job.json: a job claiming it, its watchdog marking it killed.
+LOCK_FILE = ".job.lock"
+_held = threading.local()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -30,13 +39,49 @@ def read_job(job_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+@contextmanager
+def job_lock(job_dir: Path) -> Iterator[None]:
+    """Hold the job folder's lock (an flock on ``.job.lock``, released when the process dies); re-entrant
+    within a thread. Every read-modify-write of job.json runs under it, so a watchdog's "killed" and a
+    resuming job's "running" cannot interleave."""
+    key = str(Path(job_dir).resolve())
+    held = getattr(_held, "dirs", None)
+    if held is None:
+        held = _held.dirs = set()
+    if key in held:
+        yield
+        return
+    fd = os.open(Path(job_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
 def write_job(job_dir: Path, fresh: bool = False, **fields: Any) -> dict[str, Any]:
-    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically); a field given as None is removed,
-    ``fresh`` drops the old record."""
-    merged = {**({} if fresh else read_job(job_dir) or {}), **fields}
-    record = {key: value for key, value in merged.items() if value is not None}
-    atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
+    """Update ``job.json`` of ``job_dir`` with ``fields`` (atomically, under `job_lock`); a field given as
+    None is removed, ``fresh`` drops the old record. Credentials in any value are masked (src/redact.py)."""
+    with job_lock(job_dir):
+        merged = {**({} if fresh else read_job(job_dir) or {}), **fields}
+        record = redact_tree({key: value for key, value in merged.items() if value is not None})
+        atomic_write_text(Path(job_dir) / JOB_FILE, json.dumps(record, indent=2))
     return record
+
+
+def update_job_if(job_dir: Path, expected: dict[str, Any], **fields: Any) -> dict[str, Any] | None:
+    """Compare-and-swap on job.json: under `job_lock`, write ``fields`` only if the record still holds
+    every ``expected`` key/value (e.g. status "running" and the pid the caller saw die); returns the new
+    record, or None (and writes nothing) when it changed meanwhile."""
+    with job_lock(job_dir):
+        record = read_job(job_dir) or {}
+        if any(record.get(key) != value for key, value in expected.items()):
+            return None
+        return write_job(job_dir, **fields)
 
 
 def pid_alive(pid: int) -> bool:

@@ -10,7 +10,6 @@ import errno
 import json
 import logging
 import os
-import socket
 import sys
 import time
 from contextlib import contextmanager, nullcontext, suppress
@@ -26,19 +25,23 @@ from src.data.pipeline import Normalization, steps_per_epoch
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
+from src.redact import redact, redact_tree
 from src.report.curves import read_history
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
-from src.train.callbacks import EpochTimer, MainOutputMetrics, ProgressLog
+from src.train.callbacks import (
+    MAX_TRAINING_LOSS, EpochCSVLogger, EpochTimer, LossGuard, MainOutputMetrics, ProgressLog, loss_diverged,
+)
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
 from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
+from src.train.input_normalization import with_input_normalization
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
 from src.train.jobfile import point_to_job
 from src.train.resume import (
-    TrainingState, atomic_write_text, clear_state, earlier_job, job_fingerprint, read_job, reap_dead_jobs,
-    restore_state, running_elsewhere, saved_epoch, write_job,
+    TrainingState, atomic_write_text, claim_job, clear_state, earlier_job, job_fingerprint, read_job,
+    reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,9 @@ def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
     return knobs
 
 
+#: Test images the TFLite check reads from a streamed data set when export.max_eval_examples is null.
+STREAMED_VERIFY_LIMIT = 2000
+
 #: Inputs smaller than this (height or width) select a family's small-input variant under model_variant=auto.
 SMALL_INPUT_BELOW = 64
 MODEL_VARIANTS = ("auto", "paper", "small")
@@ -70,16 +76,24 @@ MODEL_VARIANTS = ("auto", "paper", "small")
 def effective_model_knobs(cfg: DictConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
     """The knobs the network is built with: ``cfg.model``'s, overlaid with the family's documented
     small-input knobs (registry ``small_knobs``) when ``model_variant`` is ``small``, or ``auto`` and the
-    input is below SMALL_INPUT_BELOW pixels (e.g. Fashion-MNIST's 28×28)."""
+    input is below SMALL_INPUT_BELOW pixels (e.g. Fashion-MNIST's 28×28). Knob values are checked first,
+    and a knob the user set (`src.train.knob_sources`) is kept, never overlaid."""
     from src.models import get_spec
     from src.models.common import check_choice
+    from src.models.knob_table import check_knob_values, registry_table
+    from src.train.knob_sources import explicit_knobs
 
     knobs = _model_knobs(cfg.model)
+    check_knob_values(cfg.model.name, knobs, registry_table())  # before any variant logic: a typo is refused
     variant = cfg.get("model_variant", "auto")
     check_choice("model_variant", variant, MODEL_VARIANTS, "config")
     small = variant == "small" or (variant == "auto" and min(input_shape[:2]) < SMALL_INPUT_BELOW)
     if small:
-        knobs.update(get_spec(cfg.model.name).small_knobs)
+        mine = explicit_knobs(cfg)
+        kept = {k: knobs[k] for k, v in get_spec(cfg.model.name).small_knobs.items() if k in mine and knobs[k] != v}
+        knobs.update({k: v for k, v in get_spec(cfg.model.name).small_knobs.items() if k not in mine})
+        if kept:
+            log.info("%s: model_variant=%s keeps the knobs you set: %s", cfg.model.name, variant, kept)
     return knobs
 
 
@@ -110,20 +124,25 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
 
     from src.tracking import compute_environment, git_info, library_versions, resolve_tracking_uri, setup_experiment
 
+    from src.tracking import naming
+
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
-    experiment_id = setup_experiment(cfg.experiment_name, uri)
+    debug = naming.hydra_choice("debug")
+    experiment_id = setup_experiment(cfg.experiment_name, uri,
+                                     naming.experiment_description(cfg, naming.hydra_choice("experiment")))
     if resume_run_id:
         mlflow.set_tracking_uri(uri)
         return mlflow.start_run(run_id=resume_run_id)
-    tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info()}
+    tags = {"seed": str(cfg.seed), "model": cfg.model.name, "data": cfg.data.name, **git_info(),
+            **naming.debug_tags(debug), "mlflow.note.content": naming.run_description(cfg, debug)}
     tags.update({f"version.{k}": v for k, v in library_versions().items()})
     tags.update({f"env.{k}": v for k, v in compute_environment().items()})
     return mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=cfg.get("run_name") or None,
+        run_name=cfg.get("run_name") or naming.run_name(cfg.model.name, cfg.seed),
         parent_run_id=cfg.get("parent_run_id") or None,
         nested=bool(cfg.get("parent_run_id")),
-        tags=tags,
+        tags=redact_tree(tags),
     )
 
 
@@ -152,6 +171,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     folder and MLflow run; inside a sweep (``skip_finished``) a finished one is skipped."""
     if not cfg.get("output_dir"):
         raise ConfigError("output_dir is not set; src.run sets it to Hydra's job folder.")
+    from src.config_schema import validate_config
+
+    validate_config(cfg)  # src.run checked it before Hydra started; configs built in Python are checked here
     fingerprint = job_fingerprint(cfg)
     if cfg.get("resume_root"):
         for dead in reap_dead_jobs(Path(cfg.resume_root)):
@@ -182,8 +204,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if action == "new":
         clear_state(out)  # a reused folder's state belongs to another config, or resume=never
-    write_job(out, fresh=action == "new", fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
+    # under the lock the watchdog marks under: a live holder is refused, a dead one's watchdog cannot mark us
+    claim_job(out, fresh=action == "new", fingerprint=fingerprint,
+              resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
               error=None, **git_info())  # a resumed job's last stop is no longer its error
     try:
         with _sigterm_as_interrupt():
@@ -194,6 +217,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
         if not (exc.filename or exc.errno in FILE_WRITE_ERRNOS):
             raise  # not a file write (e.g. a network error): reported as it is
+        from src.tracking.store import StoreError, store_problem
+
+        if store_problem(exc):  # the MLflow store's disk, not the job folder's
+            raise StoreError(store_problem(exc)) from None
         raise ArtifactWriteError(
             f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
             f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
@@ -237,12 +264,14 @@ def _start_watchdog(cfg: DictConfig, out: Path, run_id: str | None) -> None:
     import subprocess
 
     args = [sys.executable, "-m", "src.train.watchdog", str(os.getpid()), str(out)]
-    if run_id:
+    env = dict(os.environ)
+    if run_id:  # the URI (it may hold a password) in its environment: a command line is readable by all
         from src.tracking import resolve_tracking_uri
 
-        args += [resolve_tracking_uri(cfg.logger.get("tracking_uri")), run_id]
+        args.append(run_id)
+        env["MLFLOW_TRACKING_URI"] = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     try:
-        subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        subprocess.Popen(args, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
     except OSError as exc:  # the job runs without it; a later job of the experiment still reaps it
         log.warning("no watchdog for this job (%s): a SIGKILL would leave its run RUNNING", exc)
@@ -283,6 +312,11 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     _check_export_formats(cfg)  # before training: a typo here must not cost a training run
     model = build_from_config(cfg, (size, size, channels), data.num_classes)
     deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
+    # A streamed data set's uint8 batches are normalised on the device (src/train/input_normalization.py);
+    # `trainer` shares the network's variables. Networks with auxiliary heads keep host normalisation.
+    on_device = data.streaming and not has_aux_heads(model)
+    trainer = with_input_normalization(model, norm) if on_device else model
+    host_norm = None if on_device else norm
     params, macs = count_params(deployed), count_macs(deployed)
     log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
              cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
@@ -290,8 +324,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     batch = int(data_cfg.batch_size)
     epochs = int(cfg.train.epochs)
     spe = steps_per_epoch(n_train, batch)
-    val_ds = data.eval_dataset("val", norm, int(data_cfg.eval_batch_size))
-    test_ds = data.eval_dataset("test", norm, int(data_cfg.eval_batch_size))
+    val_ds = data.eval_dataset("val", host_norm, int(data_cfg.eval_batch_size))
+    test_ds = data.eval_dataset("test", host_norm, int(data_cfg.eval_batch_size))
 
     jit = bool(cfg.train.get("jit_compile", True))  # XLA on TensorFlow; jax.jit on JAX (eager JAX is slow)
     if jit and keras.backend.backend() == "tensorflow" and cfg.train.get("deterministic", True):
@@ -312,8 +346,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             metrics=[[accuracy]] + [[] for _ in range(outputs - 1)], jit_compile=jit,
         )
     else:
-        model.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
-    start_epoch = restore_state(model, out) if resuming else 0
+        trainer.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
+    start_epoch = restore_state(trainer, out) if resuming else 0
     if start_epoch:
         log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
         _truncate_history(out / "history.csv", start_epoch)
@@ -323,13 +357,14 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         kept = apply_fixed_masks(model, float(cfg.train.sparsity))
         log.info("train.sparsity=%s: %d kernels pruned by magnitude and held sparse (%.1f %% of their weights kept)",
                  cfg.train.sparsity, len(kept), 100 * (1 - cfg.train.sparsity))
-    train_ds = data.train_dataset(norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
+    train_ds = data.train_dataset(host_norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
     if has_aux_heads(model):
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials
     atomic_write_text(out / "macs.txt", macs.table())
+    write_job(out, data_fingerprint=data.fingerprint)  # `--rerun <job folder>` checks the data against it
     with tracking_run(cfg, resume_run_id) as run:
         run_id = run.info.run_id if run else None
         if run:
@@ -341,10 +376,10 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             else:
                 _log_run_inputs(cfg, out, data, norm, params, macs, batch)
         _start_watchdog(cfg, out, run_id)
-        callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), keras.callbacks.TerminateOnNaN()]
+        callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), LossGuard()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
-        callbacks.append(keras.callbacks.CSVLogger(str(out / "history.csv"), append=start_epoch > 0))
+        callbacks.append(EpochCSVLogger(str(out / "history.csv"), append=start_epoch > 0))
         if run:
             from src.tracking import MlflowMetrics
 
@@ -354,25 +389,26 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         verbosity = _verbosity(cfg.train)
         if verbosity == 2 and cfg.train.get("progress_every_s"):  # no progress bar: say how the epoch goes
             callbacks.append(ProgressLog(cfg.train.progress_every_s, batch, log))
-        model.fit(
+        trainer.fit(
             train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
             callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
         )
         history = read_history(out / "history.csv")  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")
-        if not np.isfinite(train_loss):
+        if loss_diverged(train_loss):
             good = saved_epoch(out)
             kept = (f"the last good state is that of epoch {good} ({out / 'state'}, {out / 'checkpoints' / 'last.keras'})"
                     if good else "no epoch finished with a finite loss, so no state was kept")
             raise TrainingDivergedError(
-                f"training loss became {train_loss} in epoch {len(history.get('loss', []))} of {epochs}; {kept}. "
+                f"training loss became {train_loss} in epoch {len(history.get('loss', []))} of {epochs} (a loss that is "
+                f"not finite or above {MAX_TRAINING_LOSS:g} stops the job); {kept}. "
                 f"Lower train.learning_rate (now {cfg.train.learning_rate}), add warm-up (train.warmup_epochs) "
                 "or check data.normalize."
             )
         dead = dead_bn_channels(deployed)
         if dead:
             log.warning("%s: %s", cfg.model.name, describe_dead_channels(dead))
-        test_loss, test_acc = _evaluate_main_output(model, test_ds)
+        test_loss, test_acc = _evaluate_main_output(trainer, test_ds)
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),
@@ -395,6 +431,8 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             from src.export import export_and_verify
 
             limit = cfg.export.get("max_eval_examples")
+            if limit is None and data.streaming:  # never the whole streamed test set in memory
+                limit = STREAMED_VERIFY_LIMIT
             xe, ye = data.take("test", limit)
             calibration = norm.apply_numpy(data.take("train", 256)[0])  # int8: activation ranges from training images
             for fmt in cfg.export.get("formats") or ["float32"]:
@@ -422,6 +460,9 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             results["mlflow_run_id"] = run_id
         write_job(out, status="finished")
     log.info("test accuracy %.4f, wall %.0f s -> %s", results["test_accuracy"], results["wall_seconds"], out)
+    from src.train.summary import print_summary
+
+    print_summary(cfg, results, out)
     return results
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import socket
@@ -27,16 +26,17 @@ from typing import Any
 import keras
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import CheckpointError
-from src.train.jobfile import JOB_FILE, atomic_write_text, job_folders, pid_alive, read_job, write_job
+from src.errors import CheckpointError, ConfigError
+from src.train.jobfile import JOB_FILE, atomic_write_text, job_folders, job_lock, pid_alive, read_job, write_job
 
 __all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-exported: the job record lives in jobfile
 
 STATE_DIR = "state"
 POINTER = "latest.json"
-#: Config fields that say where and how a job runs, not what it computes: left out of the fingerprint.
+#: Config fields that say where and how a job runs, or what it is checked against, not what it computes:
+#: left out of the fingerprint.
 VOLATILE_FIELDS = ("output_dir", "parent_run_id", "resume", "resume_root", "skip_finished", "run_name",
-                   "train.progress_every_s")
+                   "train.progress_every_s", "target")
 
 
 #: Config fields added after jobs had been recorded, in the order they were added, with their defaults.
@@ -130,22 +130,62 @@ def running_elsewhere(record: dict[str, Any]) -> bool:
 def reap_dead_jobs(root: Path) -> list[Path]:
     """Mark the jobs under ``root`` that say "running" but whose process on this host is gone (SIGKILL,
     a lost machine) as "killed"; returns their folders. The job's watchdog normally does this; this is
-    the fallback, run by the next job of the experiment."""
+    the fallback, run by the next job of the experiment. Each mark is the watchdog's compare-and-swap."""
+    from src.train.watchdog import mark_killed
+
     reaped = []
     for job_dir in job_folders(root):
         record = read_job(job_dir)
         if record and _other_process_on_this_host(record) and not running_elsewhere(record):
-            write_job(job_dir, status="killed")
-            reaped.append(job_dir)
+            if mark_killed(job_dir, record.get("pid")):
+                reaped.append(job_dir)
     return reaped
 
 
-def saved_epoch(job_dir: Path) -> int:
-    """Number of epochs whose training state ``job_dir`` holds (0: none)."""
+def claim_job(job_dir: Path, fresh: bool, **fields: Any) -> dict[str, Any]:
+    """Mark ``job_dir``'s job "running" by this process: under `job_lock` (the lock a watchdog marks a
+    job killed under), refuse with one line if a live process of this host holds it, else write
+    ``fields`` with status "running", this pid and host. Returns the new record."""
+    with job_lock(job_dir):
+        record = read_job(job_dir) or {}
+        if running_elsewhere(record):
+            raise ConfigError(
+                f"the same job is running now (pid {record['pid']} on {record['host']}) in {job_dir}; "
+                "wait for it, or start a separate one with resume=never."
+            )
+        return write_job(job_dir, fresh=fresh, **fields, status="running", pid=os.getpid(), host=socket.gethostname())
+
+
+def _read_pointer(job_dir: Path) -> dict[str, Any] | None:
+    """``state/latest.json`` of ``job_dir`` (None: no state saved); a pointer that exists but cannot be read
+    is refused with one line naming it and ``resume=never``, never taken for "no state"."""
+    path = Path(job_dir) / STATE_DIR / POINTER
     try:
-        return int(json.loads((Path(job_dir) / STATE_DIR / POINTER).read_text())["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
+        text = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):  # nothing saved (state/ may be a file: written by no epoch)
+        return None
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    else:
+        try:
+            pointer = json.loads(text)
+            if isinstance(pointer, dict) and isinstance(pointer.get("epoch"), int) and pointer["epoch"] >= 0 \
+                    and isinstance(pointer.get("weights"), str) and "/" not in pointer["weights"]:
+                return pointer
+            problem = "it does not hold an epoch number and a weights file name"
+        except ValueError as exc:
+            problem = f"not JSON: {exc}"
+    raise CheckpointError(
+        f"the resume state {path} is corrupt ({problem}); re-run with resume=never to start afresh "
+        f"(or delete {path.parent} to let this folder start over)."
+    )
+
+
+def saved_epoch(job_dir: Path) -> int:
+    """Number of epochs whose training state ``job_dir`` holds (0: none); a corrupt pointer raises
+    `CheckpointError`."""
+    pointer = _read_pointer(job_dir)
+    return 0 if pointer is None else pointer["epoch"]
 
 
 def clear_state(job_dir: Path) -> None:
@@ -158,9 +198,8 @@ def clear_state(job_dir: Path) -> None:
 def restore_state(model: keras.Model, job_dir: Path) -> int:
     """Load the last saved training state of ``job_dir`` into the compiled ``model``; return its epoch."""
     state = Path(job_dir) / STATE_DIR
-    try:
-        pointer = json.loads((state / POINTER).read_text())
-    except (OSError, ValueError):
+    pointer = _read_pointer(job_dir)
+    if pointer is None:
         return 0
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -188,9 +227,10 @@ class TrainingState(keras.callbacks.Callback):
         self.checkpoint = Path(checkpoint) if checkpoint else None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            return  # a diverged epoch (TerminateOnNaN) must not replace the last good state
+        from src.train.callbacks import loss_diverged
+
+        if loss_diverged((logs or {}).get("loss")):
+            return  # a diverged epoch (LossGuard) must not replace the last good state
         if self.checkpoint is not None:
             self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.checkpoint.with_name(f".{self.checkpoint.stem}.tmp.keras")

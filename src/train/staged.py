@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from src.redact import redact
 from src.tracking.provenance import git_info
 from src.train.jobfile import atomic_write_text, point_to_job, write_job
 from src.train.resume import earlier_job, job_fingerprint
@@ -77,7 +78,7 @@ def run_staged_job(
     write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
               host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, error=None,
               **git_info())
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials
     try:
         with tracking_run(cfg, record.get("mlflow_run_id")) as run:
             run_id = run.info.run_id if run else None

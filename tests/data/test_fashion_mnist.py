@@ -82,17 +82,26 @@ def test_truncated_gzip_file_is_refused(tmp_path):
 
 def test_missing_data_names_every_place_and_the_install_command(no_system_data, tmp_path):
     with pytest.raises(DataError) as info:
-        fm.load_fashion_mnist(path=tmp_path / "configured")
+        fm.load_fashion_mnist(path=None)
     text = str(info.value)
-    assert str(tmp_path / "configured") in text
     assert str(tmp_path / "no-debian") in text
     assert "apt-get install -y dataset-fashion-mnist" in text
+
+
+def test_a_configured_path_without_the_files_is_an_error_not_a_fallback(no_system_data, tmp_path, monkeypatch):
+    write_fake_dataset(tmp_path / "env", n_train=60000, n_test=10000)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "env"))
+    assert fm.locate(None)["x_train"].parent == tmp_path / "env"
+    with pytest.raises(DataError, match=f"data.path={tmp_path / 'missing'} does not exist.*data.path=null"):
+        fm.locate(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="lacks train-images-idx3-ubyte"):
+        fm.locate(tmp_path / "empty")
 
 
 def test_search_order_configured_then_env(no_system_data, tmp_path, monkeypatch):
     write_fake_dataset(tmp_path / "env", n_train=60000, n_test=10000)
     monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "env"))
-    assert fm.locate(tmp_path / "empty")["x_train"].parent == tmp_path / "env"
     write_fake_dataset(tmp_path / "configured")
     assert fm.locate(tmp_path / "configured")["x_train"].parent == tmp_path / "configured"
 

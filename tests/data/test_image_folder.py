@@ -150,3 +150,10 @@ def test_validation_that_leaves_no_training_images_is_refused(tmp_path):
     make_folder(tmp_path, classes=("a", "b"), per_class=1, sub="test")
     with pytest.raises(DataError, match="no training images left .*lower data.val_fraction"):
         load_image_folder(tmp_path, 8, 3, val_fraction=0.9)
+
+
+def test_an_empty_class_folder_is_refused_by_name(tmp_path):
+    make_folder(tmp_path)
+    (tmp_path / "train" / "fox").mkdir()
+    with pytest.raises(DataError, match=r"1 class folder\(s\) hold no readable image.*train/fox"):
+        load_image_folder(tmp_path, image_size=8, channels=3, val_fraction=0.25, seed=0, test_dir=None)

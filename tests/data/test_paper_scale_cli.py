@@ -88,3 +88,20 @@ def test_ablation_point_at_scale_full_224px_through_mlflow_and_tflite(tree, tmp_
     mlflow.set_tracking_uri(tracking_uri)
     runs = mlflow.search_runs(experiment_names=["shufflenet_groups"])
     assert len(runs) == 1 and runs.iloc[0]["params.data.name"] == "imagenet_folder"
+
+
+def test_small_image_folder_command_through_the_cli(tmp_path):
+    """README: `python -m src.run data=image_folder data.root=/path/to/folder model=resnet50`, in smoke size."""
+    from tests.data.test_image_folder import make_folder
+
+    root = make_folder(tmp_path / "folder", per_class=6, size=40)
+    make_folder(root, per_class=2, size=40, sub="test")
+    proc = run_cli(["data=image_folder", f"data.root={root}", "model=resnet50", "data.image_size=32", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _results(tmp_path)["tflite_top1_agreement"] >= 0.99
+
+
+def test_a_missing_data_root_is_one_line_naming_the_field(tmp_path):
+    proc = run_cli(["experiment=shufflenet_groups", "scale=full", "hydra.mode=RUN", "logger=none"], tmp_path)
+    assert proc.returncode == 2 and "data.root" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -211,3 +211,20 @@ def test_non_jpeg_images_are_reencoded_in_the_cache_not_in_the_tree(tree, tmp_pa
     cached = index_tree(tree.root, cache_dir=tmp_path / "cache")  # from the cache: the same redirect
     assert cached.converted == m.converted and cached.all_jpeg
     assert not index_tree(tree.root).all_jpeg  # without a cache folder: routed per image instead
+
+
+@pytest.mark.jax
+def test_on_device_normalisation_equals_the_host_normalisation():
+    import keras
+
+    from src.data.pipeline import Normalization
+    from src.train.input_normalization import with_input_normalization
+
+    norm = Normalization.create([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], 3)
+    inner = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D()])
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    wrapped = with_input_normalization(inner, norm)
+    assert wrapped.inputs[0].dtype == "uint8" and wrapped.get_weights()[0] is not None
+    np.testing.assert_allclose(wrapped.predict(pixels, verbose=0), inner.predict(norm.apply_numpy(pixels), verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    assert {id(v) for v in inner.weights} <= {id(v) for v in wrapped.weights}  # one set of variables

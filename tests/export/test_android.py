@@ -60,3 +60,24 @@ def test_bundle_holds_everything_an_app_needs(exported_job, fmt):
 def test_a_format_that_was_not_exported_is_named_with_the_command_that_makes_it(exported_job):
     with pytest.raises(SystemExit, match="no verified qat_int8 export.*--qat"):
         main([str(exported_job), "--formats", "qat_int8"])
+
+
+def test_the_command_exports_a_missing_format_first_then_bundles_it(exported_job):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    assert not (exported_job / "mobile_export" / "resnet20.float16.tflite").exists()  # training made float32, int8
+    refused = subprocess.run([sys.executable, "-m", "src.export.android", str(exported_job), "--formats", "float16",
+                              "--no-export"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "no verified float16 export" in refused.stderr
+    proc = subprocess.run([sys.executable, "-m", "src.export.android", str(exported_job), "--formats", "float16"],
+                          cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "float16: not exported yet; exporting and verifying it" in proc.stdout
+    assert (exported_job / "mobile_export" / "resnet20.float16.tflite.json").exists()
+    description = json.loads((exported_job / "android" / "float16" / "model.json").read_text())
+    assert 0.9 <= description["verification"]["top1_agreement"] <= 1.0

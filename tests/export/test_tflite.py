@@ -231,3 +231,19 @@ def test_xnnpack_refusing_an_int8_file_is_explained(tmp_path):
     labels = np.zeros(64, np.int64)
     with pytest.raises(ExportError, match=r"XNNPACK refuses 1 op\(s\).*DEPTHWISE_CONV_2D: requantisation scale.*went dead in training"):
         export_and_verify(model, tmp_path, images, labels, name="big", fmt="int8", representative=images)
+
+
+def test_exported_files_get_the_modes_of_the_jobs_other_files(tmp_path):
+    import os
+    import stat
+
+    from src.export.tflite import _atomic_write
+
+    previous = os.umask(0o022)
+    try:
+        _atomic_write(tmp_path / "m.tflite", b"x")
+        (tmp_path / "other.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((tmp_path / "m.tflite").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "other.json").stat().st_mode) == 0o644

@@ -37,3 +37,6 @@ def test_a_bad_knob_on_the_command_line_is_one_line_and_exit_2(tmp_path):
     proc = run_cli(job, tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: shufflenet_v1: groups=5 is not valid; choose one of [1, 2, 3, 4, 8]." in proc.stderr
+    # refused inside the job (the builder checks ranges): printed once, and the folder Hydra made is gone
+    assert proc.stderr.count("groups=5 is not valid") == 1 and "groups=5 is not valid" not in proc.stdout
+    assert not (tmp_path / "out").exists()

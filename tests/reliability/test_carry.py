@@ -29,7 +29,7 @@ def test_a_carried_job_resumes_in_the_new_store_and_ends_as_if_never_moved(tmp_p
     job = [*JOB, "train.epochs=3"]
     proc = start([*job, f"hydra.run.dir={tmp_path}/old/outputs/first"], old_env)
     killed = kill_after_epoch(proc, "*/state/latest.json", tmp_path / "old" / "outputs")
-    deadline = time.monotonic() + 60  # the watchdog marks the run, then job.json
+    deadline = time.monotonic() + 60  # the watchdog marks job.json, then the run (pack exports it either way)
     while json.loads((killed / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
     old_run_id = json.loads((killed / "job.json").read_text())["mlflow_run_id"]

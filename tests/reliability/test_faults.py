@@ -20,7 +20,8 @@ def test_nan_loss_stops_the_job_marks_it_failed_and_names_the_knob(tmp_path):
     proc = run_cli(job, tmp_path, env={"MLFLOW_TRACKING_URI": uri})
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert "training loss became nan" in proc.stderr and "Lower train.learning_rate (now 1000000000000.0)" in proc.stderr
+    assert "training loss became " in proc.stderr and "not finite or above 1000 stops the job" in proc.stderr
+    assert "Lower train.learning_rate (now 1000000000000.0)" in proc.stderr
     out = tmp_path / "out"
     record = json.loads((out / "job.json").read_text())
     assert record["status"] == "failed" and "TrainingDivergedError" in record["error"]

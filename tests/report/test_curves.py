@@ -18,3 +18,11 @@ def test_empty_history_is_refused(tmp_path):
     (tmp_path / "h.csv").write_text("epoch,loss\n")
     with pytest.raises(ValueError, match="no epochs"):
         plot_history(tmp_path / "h.csv", tmp_path / "c.png")
+
+
+def test_histories_written_with_0_based_epochs_read_as_1_based(tmp_path):
+    from src.report.curves import read_history
+
+    (tmp_path / "old.csv").write_text("epoch,loss\n0,2.0\n1,1.5\n")
+    (tmp_path / "new.csv").write_text("epoch,loss\n1,2.0\n2,1.5\n")
+    assert read_history(tmp_path / "old.csv")["epoch"] == read_history(tmp_path / "new.csv")["epoch"] == [1.0, 2.0]

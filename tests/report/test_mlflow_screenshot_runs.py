@@ -37,3 +37,26 @@ def test_sweep_dirs_give_the_finished_points_runs_following_skips_to_earlier_job
     _point(new_sweep / "2", ids[2], finished=False)  # killed: no results, not compared
     _, runs = sweep_runs(uri, "exp", [new_sweep])
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
+
+
+def test_a_single_jobs_experiment_gives_its_newest_finished_real_runs_and_experiments_combine(tmp_path):
+    from src.report.mlflow_screenshot import experiments_runs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    names = {}
+    for experiment in ("single", "other"):
+        experiment_id = client.create_experiment(experiment, artifact_location=(tmp_path / experiment).as_uri())
+        for name, status, tags, logged in [("real1", "FINISHED", {}, True), ("real2", "FINISHED", {}, True),
+                                           ("smoke", "FINISHED", {"debug": "smoke"}, True),
+                                           ("killed", "KILLED", {}, True), ("no_metric", "FINISHED", {}, False)]:
+            run = client.create_run(experiment_id, run_name=f"{experiment}-{name}", tags=tags)
+            if logged:
+                client.log_metric(run.info.run_id, "test_accuracy", 0.9)
+            client.set_terminated(run.info.run_id, status)
+        names[experiment] = experiment_id
+    ids, runs = experiments_runs(uri, ["single"])
+    assert ids == [names["single"]] and sorted(r.info.run_name for r in runs) == ["single-real1", "single-real2"]
+    ids, runs = experiments_runs(uri, ["single", "other"])
+    assert ids == [names["single"], names["other"]]
+    assert sorted(r.info.run_name for r in runs) == ["other-real1", "other-real2", "single-real1", "single-real2"]

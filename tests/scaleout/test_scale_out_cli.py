@@ -39,10 +39,10 @@ def test_the_slurm_sweep_command_composes_submitits_slurm_launcher_with_requeue_
 
 
 def test_tracking_uris_are_printed_without_their_password(tmp_path):
-    from src.tracking.store import redact_uri
+    from src.redact import redact
 
-    assert redact_uri("postgresql+psycopg2://mlflow:pw@db:5432/mlflow") == "postgresql+psycopg2://mlflow:***@db:5432/mlflow"
-    assert redact_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert redact("postgresql+psycopg2://mlflow:pw@db:5432/mlflow") == "postgresql+psycopg2://***@db:5432/mlflow"
+    assert redact("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     proc = run_cli([o for o in SMOKE if o != "logger=none"], tmp_path, env={"MLFLOW_TRACKING_URI": "http://team:hunter2@127.0.0.1:9"})
-    assert proc.returncode == 2 and "http://team:***@127.0.0.1:9 is unreachable" in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode == 2 and "http://***@127.0.0.1:9 is unreachable" in proc.stderr, proc.stderr[-2000:]
     assert "hunter2" not in proc.stdout + proc.stderr

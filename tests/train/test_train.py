@@ -32,6 +32,7 @@ def test_tiny_job_writes_its_outputs_and_learns(tmp_path, tiny_job):
     assert results["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     history = (tmp_path / "history.csv").read_text().splitlines()
     assert len(history) == 7 and "epoch_seconds" in history[0] and "images_per_s" in history[0]
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3", "4", "5", "6"]  # as the log numbers them
 
 
 @pytest.mark.jax
