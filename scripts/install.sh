@@ -17,6 +17,13 @@ if ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0
 fi
 
+# The tracking-server test (tests/scaleout) starts a throw-away PostgreSQL cluster with Debian's initdb/pg_ctl.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    echo "== installing Debian's postgresql (the tracking-server test's database)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+fi
+
 # The MLflow-UI browser test (-m slow) needs headless Chromium: INSTALL_BROWSER=1 bash scripts/install.sh
 if [ "${INSTALL_BROWSER:-0}" = "1" ] && ! command -v chromedriver >/dev/null; then
     echo "== installing Debian's chromium and chromium-driver"

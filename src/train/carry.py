@@ -142,7 +142,7 @@ def export_run(run_id: str, tracking_uri: str, into: Path) -> dict[str, Any]:
         run = client.get_run(run_id)
     except mlflow.exceptions.MlflowException:
         raise ConfigError(
-            f"MLflow run {run_id} (in the job's job.json) is not in the store {tracking_uri}; set "
+            f"MLflow run {run_id} (in the job's job.json) is not in the store {redact(tracking_uri)}; set "
             "MLFLOW_TRACKING_URI to the store the job logged to, or pack with --no-mlflow."
         ) from None
     history = {key: [{"value": m.value, "step": m.step, "timestamp": m.timestamp}

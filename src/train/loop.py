@@ -227,7 +227,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             f"(epoch {saved_epoch(out)}) is intact and re-running the command resumes from it."
         ) from None
     except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
+        # SystemExit: submitit's preemption/timeout handler, after it requeued the job (docs/scaling_out.md)
+        interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
         record = write_job(out, status="interrupted" if interrupted else "failed",
                            error=f"{type(exc).__name__}: {exc}"[:500])
         if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
@@ -244,8 +245,8 @@ def _sigterm_as_interrupt():
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or os.environ.get("SUBMITIT_EXECUTOR"):
+        yield  # under submitit, SIGTERM is submitit's: it ignores it and requeues on its preemption signal
         return
 
     def interrupt(signum, frame):
