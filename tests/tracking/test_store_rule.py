@@ -35,3 +35,48 @@ def test_experiments_open_on_their_runs_and_keep_a_description(tmp_path):
     assert client.get_experiment(old_id).tags["mlflow.note.content"] == "added later"
     setup_experiment("old", uri, "not replaced")
     assert client.get_experiment(old_id).tags["mlflow.note.content"] == "added later"
+
+
+def test_the_readmes_mlflow_ui_command_serves_the_suites_store(tmp_path):
+    """The README's `mlflow ui` line, run as written (its port swapped for a free one) with the README's
+    export: the UI answers on 127.0.0.1 and lists the store's experiments, and no stray mlflow.db appears."""
+    import json
+    import os
+    import shlex
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    import mlflow
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(li for li in readme.splitlines() if re.match(r"\s*\.venv/bin/mlflow ui ", li)).split("#")[0]
+    (tmp_path / "mlruns").mkdir()
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    mlflow.MlflowClient(uri).create_experiment("readme_ui_check")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [a.replace("$MLFLOW_TRACKING_URI", uri) for a in shlex.split(line.replace("--port 5000", f"--port {port}"))]
+    args[0] = str(ROOT / args[0])
+    proc = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline, body = time.monotonic() + 120, None
+        while time.monotonic() < deadline and body is None:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
+                                             data=json.dumps({"max_results": 10}).encode(),
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    body = json.loads(resp.read())
+            except OSError:
+                assert proc.poll() is None, "mlflow ui exited"
+                time.sleep(1)
+        assert body is not None, "the UI did not answer within 120 s"
+        assert "readme_ui_check" in {e["name"] for e in body["experiments"]}
+        assert not (tmp_path / "mlflow.db").exists()
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
