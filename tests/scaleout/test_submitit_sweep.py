@@ -33,7 +33,7 @@ def test_submitit_sweep_nests_points_under_the_parent_and_a_preempted_point_is_r
     record = json.loads((multi / "1" / "job.json").read_text())
     assert record["status"] == "finished" and record["resumes"] == 1 and record["pid"] != first_pid
     history = (multi / "1" / "history.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == ["0", "1", "2"], "resumed, not restarted"
+    assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3"], "resumed, not restarted"
 
     client = mlflow.MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("resume_test").experiment_id])
