@@ -18,7 +18,9 @@ import pytest
 from src.errors import CheckpointError, ConfigError
 from src.train.carry import DROPPED_TAGS, main, pack, read_manifest, unpack
 from src.train.jobfile import write_job
-from tests.reliability.test_resume import JOB, final_weights, fresh_store, kill_after_epoch, run, start
+from tests.reliability.test_resume import (
+    JOB, final_weights, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog,
+)
 
 
 @pytest.mark.slow  # three training processes (~4 min on 2 cores); test_resume covers resuming in CI
@@ -30,9 +32,7 @@ def test_a_carried_job_resumes_in_the_new_store_and_ends_as_if_never_moved(tmp_p
     proc = start([*job, f"hydra.run.dir={tmp_path}/old/outputs/first"], old_env)
     killed = kill_after_epoch(proc, "*/state/latest.json", tmp_path / "old" / "outputs")
     deadline = time.monotonic() + 60  # the watchdog marks job.json, then the run (pack exports it either way)
-    while json.loads((killed / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    old_run_id = json.loads((killed / "job.json").read_text())["mlflow_run_id"]
+    old_run_id = wait_for_the_watchdog(killed, deadline)["mlflow_run_id"]
     old_client = mlflow.MlflowClient(old_uri)
     old_run = old_client.get_run(old_run_id)
 

@@ -53,6 +53,13 @@ def kill_after_epoch(proc: subprocess.Popen, state_pointer_glob: str, root: Path
     pytest.fail("no epoch was saved within 10 minutes")
 
 
+def wait_for_the_watchdog(job_dir: Path, deadline: float) -> dict:
+    """The job record once the dead job's watchdog has marked it (or, at ``deadline``, as it then stands)."""
+    while json.loads((job_dir / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return json.loads((job_dir / "job.json").read_text())
+
+
 def fresh_store(tmp_path: Path) -> tuple[str, dict]:
     """A new SQLite MLflow store under ``tmp_path``: its URI and the environment that selects it."""
     (tmp_path / "store").mkdir()
@@ -84,9 +91,7 @@ def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_ki
     # The job's watchdog (src/train/watchdog.py) marks it killed while it is dead: job.json within about a
     # second, then the MLflow run once mlflow is imported (seconds).
     deadline = time.monotonic() + 60
-    while json.loads((killed_dir / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    record = json.loads((killed_dir / "job.json").read_text())
+    record = wait_for_the_watchdog(killed_dir, deadline)
     assert record["status"] == "killed" and record["mlflow_run_id"]
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     while client.get_run(record["mlflow_run_id"]).info.status == "RUNNING" and time.monotonic() < deadline:

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy
 
 from tests.conftest import ROOT, TINY_JOB
-from tests.reliability.test_resume import JOB, fresh_store, kill_after_epoch, run, start
+from tests.reliability.test_resume import JOB, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog
 from tests.scaleout.conftest import DB_PASSWORD
 from tests.test_cli import run_cli
 
@@ -68,9 +68,7 @@ def test_carry_moves_a_job_from_sqlite_to_the_server_and_back_and_it_resumes_on_
     proc = start([*job, f"hydra.run.dir={tmp_path}/laptop/outputs/first"], env)
     killed = kill_after_epoch(proc, "*/state/latest.json", tmp_path / "laptop" / "outputs")
     deadline = time.monotonic() + 60  # the watchdog marks the run, then job.json
-    while json.loads((killed / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    laptop_run = json.loads((killed / "job.json").read_text())["mlflow_run_id"]
+    laptop_run = wait_for_the_watchdog(killed, deadline)["mlflow_run_id"]
 
     _carry("pack", str(killed), str(tmp_path / "to_server.tar.gz"), uri=sqlite_uri)
     out = _carry("unpack", str(tmp_path / "to_server.tar.gz"), "--root", str(tmp_path / "cluster" / "outputs"),
