@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from src.data.image_folder import BAD_FILE_POLICIES
 from src.data.image_header import READABLE, decodes, sniff
 from src.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".gif", ".webp")
-BAD_FILE_POLICIES = ("skip", "error")
 VERIFY_MODES = ("header", "decode")
 TEST_DIRS = ("val", "test")  # tried in this order when test_dir is "auto"
 MANIFEST_VERSION = 1
@@ -64,6 +64,12 @@ class Manifest:
     all_jpeg: bool = False
 
 
+def parallel_map(fn, items, workers: int, chunksize: int = 1) -> list:
+    """``[fn(x) for x in items]`` in ``workers`` threads (file I/O and Pillow release the GIL), in order."""
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items, chunksize=chunksize))
+
+
 def _list_class(folder: Path) -> list[tuple[str, int]]:
     out = []
     with os.scandir(folder) as entries:
@@ -82,15 +88,15 @@ def _class_dirs(folder: Path) -> list[str]:
 
 def _check_kinds(root: Path, paths: list[str], verify: str, workers: int) -> list[str]:
     """The kind of each file: its header, and for ``verify=decode`` (or a header that needs it) a full decode."""
-    kinds = list(ThreadPoolExecutor(workers).map(lambda p: sniff(root / p), paths, chunksize=256))
+    kinds = parallel_map(lambda p: sniff(root / p), paths, workers, chunksize=256)
     if verify == "decode":
-        ok = list(ThreadPoolExecutor(workers).map(lambda p: decodes(root / p), paths, chunksize=64))
+        ok = parallel_map(lambda p: decodes(root / p), paths, workers, chunksize=64)
         kinds = [k if good or k not in READABLE else "undecodable" for k, good in zip(kinds, ok)]
     return kinds
 
 
 def _read_split(root: Path, folder: Path, classes: list[str], workers: int) -> tuple[list[str], list[int], list[int]]:
-    listed = list(ThreadPoolExecutor(workers).map(lambda c: _list_class(folder / c), classes))
+    listed = parallel_map(lambda c: _list_class(folder / c), classes, workers)
     empty = [c for c, files in zip(classes, listed) if not files]
     if empty:
         raise DataError(
@@ -125,7 +131,7 @@ def _content_digest(root: Path, paths: list[str], workers: int) -> str:
                 h.update(chunk)
         return h.hexdigest()
 
-    digests = ThreadPoolExecutor(workers).map(one, paths, chunksize=64)
+    digests = parallel_map(one, paths, workers, chunksize=64)
     return hashlib.sha256("\n".join(f"{p}:{d}" for p, d in zip(paths, digests)).encode()).hexdigest()
 
 

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ def convert(root: str | Path, out: str | Path, train_shards: int = 16, eval_shar
             label_offset: int = 0, workers: int = 8) -> dict[str, Any]:
     """Write ``train-XXXXX-of-NNNNN`` and ``validation-...`` shards of the tree at ``root`` into ``out``."""
     from src.data.image_header import sniff
-    from src.data.manifest import index_tree
+    from src.data.manifest import index_tree, parallel_map
 
     out = Path(out)
     manifest = index_tree(root, on_bad_file="skip", verify="header")
@@ -90,7 +89,7 @@ def convert(root: str | Path, out: str | Path, train_shards: int = 16, eval_shar
             digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
             return {"file": name, "examples": len(parts[k]), "sha256": digest, "repaired": repaired}
 
-        written = list(ThreadPoolExecutor(workers).map(write, range(shards)))
+        written = parallel_map(write, range(shards), workers)
         for shard in written:
             summary["repaired"] += shard.pop("repaired")
         summary["splits"][split] = {"examples": int(len(files)), "shards": written}
@@ -152,11 +151,6 @@ class TFRecordSource(StreamingSource):
     def _parse(self, record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         parsed = tf.io.parse_single_example(record, FEATURES)
         return parsed["image/encoded"], parsed["image/class/label"] - self.offset
-
-    def _records(self, files: list[str], pipelines: int, me: int) -> tuple[tf.data.Dataset, bool]:
-        """(file dataset, whether records still need sharding) for this input pipeline."""
-        by_file = len(files) >= pipelines
-        return tf.data.Dataset.from_tensor_slices(files[me::pipelines] if by_file else files), not by_file
 
     def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None):
         from src.data.recipes import train_image

@@ -20,6 +20,7 @@ def export_job(job_dir: Path, formats: tuple[str, ...]) -> Iterator[tuple[str, s
     from omegaconf import OmegaConf
 
     from src.data import STREAMING, open_source
+    from src.data.sources import STREAMED_VERIFY_LIMIT
     from src.data.pipeline import Normalization
     from src.models.saving import load_model
 
@@ -27,7 +28,7 @@ def export_job(job_dir: Path, formats: tuple[str, ...]) -> Iterator[tuple[str, s
     data = open_source(cfg.data)
     norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, int(cfg.data.channels))
     # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole
-    limit = (cfg.export.get("max_eval_examples") or 2000) if cfg.data.name in STREAMING else None
+    limit = (cfg.export.get("max_eval_examples") or STREAMED_VERIFY_LIMIT) if cfg.data.name in STREAMING else None
     x_raw, y_test = data.take("test", limit)
     x_test = norm.apply_numpy(x_raw)
     calibration = norm.apply_numpy(data.take("train", 256)[0])

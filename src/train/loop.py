@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.data import open_source
 from src.data.pipeline import Normalization, steps_per_epoch
+from src.data.sources import STREAMED_VERIFY_LIMIT
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.models import build_model
 from src.profiling import count_macs, count_params
@@ -64,9 +65,6 @@ def _model_knobs(model_cfg: DictConfig) -> dict[str, Any]:
     knobs.pop("name", None)
     return knobs
 
-
-#: Test images the TFLite check reads from a streamed data set when export.max_eval_examples is null.
-STREAMED_VERIFY_LIMIT = 2000
 
 #: Inputs smaller than this (height or width) select a family's small-input variant under model_variant=auto.
 SMALL_INPUT_BELOW = 64
