@@ -11,7 +11,7 @@ from src.errors import CheckpointError
 
 #: Modules whose Keras-serialisable classes (our layers, the LR schedule and the loss) a saved file may name.
 SERIALIZABLE_MODULES = (
-    "src.layers", "src.layers.lrn", "src.layers.deformable_conv", "src.models.igc", "src.models.shufflenet_v2",
+    "src.layers", "src.layers.lrn", "src.layers.deformable_conv", "src.layers.roi_pooling", "src.models.igc", "src.models.shufflenet_v2",
     "src.train.optim",
 )
 
