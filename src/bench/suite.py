@@ -83,28 +83,17 @@ def _check(cfg: DictConfig) -> None:
         raise ConfigError("bench needs steps >= 1, warmup >= 0 and batch >= 1.")
 
 
-def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: float) -> dict[str, Any]:
-    """Every measurement of one model (a dict of CSV columns), printing progress."""
-    size = int(cfg.sizes.get(name, cfg.size))
-    batch, steps, warmup = int(cfg.batch), int(cfg.steps), int(cfg.warmup)
-    rng = np.random.default_rng(int(cfg.seed))
-    x = rng.normal(size=(batch, size, size, 3)).astype("float32")
-    y = rng.integers(0, CLASSES, size=batch).astype("int32")
-    keras.utils.set_random_seed(int(cfg.seed))
-
-    knobs = dict(KERAS_APPLICATIONS[name][2]) if name in KERAS_APPLICATIONS and cfg.keras_applications else {}
-    ours = build_ours(name, size, **knobs)
-    macs = count_macs(ours).total
-    row: dict[str, Any] = {"model": name, "size": size, "batch": batch, "params": trainable(ours), "macs": macs,
-                           "knobs": ";".join(f"{k}={v}" for k, v in knobs.items())}
-    steppers = {"ours": keras_train_stepper(ours, x, y, bool(cfg.jit_compile))}
+def _local_steppers(name: str, size: int, knobs: dict, ours: keras.Model, x, y, cfg: DictConfig,
+                    row: dict[str, Any]) -> dict[str, Any]:
+    """Steppers in this process: ours, its XLA / unfused-BN variants, and keras.applications' network."""
+    jit = bool(cfg.jit_compile)
+    steppers = {"ours": keras_train_stepper(ours, x, y, jit)}
     if cfg.xla_variant:  # the same network again with the other XLA setting
-        steppers["ours_xla" if not cfg.jit_compile else "ours_noxla"] = keras_train_stepper(
-            build_ours(name, size, **knobs), x, y, not cfg.jit_compile)
+        steppers["ours_xla" if not jit else "ours_noxla"] = keras_train_stepper(build_ours(name, size, **knobs), x, y, not jit)
     if cfg.get("bn_fusion_variant", False):  # the same network with Keras' unfused BatchNormalization (before/after)
         unfused = build_ours(name, size, **knobs)
         if set_batch_norm_fusion(unfused, False):
-            steppers["ours_unfused_bn"] = keras_train_stepper(unfused, x, y, bool(cfg.jit_compile))
+            steppers["ours_unfused_bn"] = keras_train_stepper(unfused, x, y, jit)
     if name in KERAS_APPLICATIONS and cfg.keras_applications:
         reference = build_keras_application(name, size)
         row["keras_params"] = trainable(reference)
@@ -112,36 +101,41 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
         if extra and extra != conv_bias_params(reference):  # keras.applications' ResNet-50 has conv biases
             raise AssertionError(f"{name}: {row['params']:,} trainable parameters, keras.applications "
                                  f"{row['keras_params']:,}: not the same network")
-        steppers["keras"] = keras_train_stepper(reference, x, y, bool(cfg.jit_compile))
-    with ExitStack() as workers:
-        if cfg.get("onednn_variant", False) and keras.backend.backend() == "tensorflow":
-            # the same network with TensorFlow's oneDNN switched the other way: a process of its own, since
-            # TensorFlow reads the switch at import (src/__init__.py)
-            other = "off" if tensorflow_onednn() == "on" else "on"
-            steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(
-                onednn_worker(other, name, size, batch, bool(cfg.jit_compile), {"knobs": knobs}))
-            if variant.ready["params"] != row["params"]:
-                raise AssertionError(f"{name}: the oneDNN-{other} worker built {variant.ready['params']:,} "
-                                     f"parameters (ours: {row['params']:,})")
-        if name in TORCHVISION and use_torch:
-            torch_name, torch_knobs = TORCHVISION[name]
-            if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
-                steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y,
-                                                          bool(cfg.jit_compile))
-            # torchvision's step in a process of its own, stepped in the same rounds as ours
-            steppers["torch"] = workers.enter_context(
-                ProcessStepper("src.bench.torch_train", "--serve", torch_name, size, batch))
-            row["torch_params"] = int(steppers["torch"].ready["params"])
-            if row["torch_params"] != row["params"]:
-                raise AssertionError(f"{name}: {row['params']:,} trainable parameters, torchvision's "
-                                     f"{torch_name} {row['torch_params']:,}: not the same network")
-        print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds",
-              flush=True)
-        rounds = timed_rounds(list(steppers.values()), steps, warmup)
-    times = {key: timing(seconds) for key, seconds in zip(steppers, rounds)}
+        steppers["keras"] = keras_train_stepper(reference, x, y, jit)
+    return steppers
+
+
+def _worker_steppers(workers: ExitStack, name: str, size: int, knobs: dict, x, y, cfg: DictConfig, use_torch: bool,
+                     row: dict[str, Any]) -> dict[str, Any]:
+    """Steppers in processes of their own: oneDNN switched the other way, torchvision's network."""
+    steppers: dict[str, Any] = {}
+    batch, jit = int(cfg.batch), bool(cfg.jit_compile)
+    if cfg.get("onednn_variant", False) and keras.backend.backend() == "tensorflow":
+        # a process of its own, since TensorFlow reads the switch at import (src/__init__.py)
+        other = "off" if tensorflow_onednn() == "on" else "on"
+        steppers[f"ours_onednn_{other}"] = variant = workers.enter_context(
+            onednn_worker(other, name, size, batch, jit, {"knobs": knobs}))
+        if variant.ready["params"] != row["params"]:
+            raise AssertionError(f"{name}: the oneDNN-{other} worker built {variant.ready['params']:,} "
+                                 f"parameters (ours: {row['params']:,})")
+    if name in TORCHVISION and use_torch:
+        torch_name, torch_knobs = TORCHVISION[name]
+        if torch_knobs != knobs:  # a second instance of ours, built as torchvision's variant
+            steppers["ours_tv"] = keras_train_stepper(build_ours(name, size, **torch_knobs), x, y, jit)
+        # torchvision's step in a process of its own, stepped in the same rounds as ours
+        steppers["torch"] = workers.enter_context(ProcessStepper("src.bench.torch_train", "--serve", torch_name, size, batch))
+        row["torch_params"] = int(steppers["torch"].ready["params"])
+        if row["torch_params"] != row["params"]:
+            raise AssertionError(f"{name}: {row['params']:,} trainable parameters, torchvision's "
+                                 f"{torch_name} {row['torch_params']:,}: not the same network")
+    return steppers
+
+
+def _training_rates(row: dict[str, Any], times: dict[str, Any], batch: int, limit_macs_per_s: float) -> None:
+    """Images per second of every stepper, and the ratios between them, into ``row``."""
     for key, t in times.items():
         row.update(t.rates(batch, f"train_{key}_img_s"))
-    row["train_macs_per_s"] = 3 * macs * row["train_ours_img_s"]
+    row["train_macs_per_s"] = 3 * row["macs"] * row["train_ours_img_s"]
     row["fraction_of_matmul"] = row["train_macs_per_s"] / limit_macs_per_s
     for other in ("ours_xla", "ours_noxla"):
         if other in times:
@@ -158,6 +152,10 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
         ours_key = "ours_tv" if "ours_tv" in times else "ours"
         row["ratio_vs_torch"] = row[f"train_{ours_key}_img_s"] / row["train_torch_img_s"]
 
+
+def _deployment_figures(row: dict[str, Any], ours: keras.Model, name: str, size: int, cfg: DictConfig) -> None:
+    """Inference latency and throughput, LiteRT latency and peak memory, as ``cfg`` asks, into ``row``."""
+    steps, warmup = int(cfg.steps), int(cfg.warmup)
     if cfg.inference:
         single, batched = inference_timings(ours, size, int(cfg.infer_batch), steps, warmup)
         row.update({"infer_b1_ms": single.median * 1e3, "infer_b1_ms_min": single.min * 1e3,
@@ -168,9 +166,32 @@ def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: f
             row.update({f"litert_{threads}t_ms": t.median * 1e3, f"litert_{threads}t_ms_min": t.min * 1e3,
                         f"litert_{threads}t_ms_max": t.max * 1e3})
     if cfg.memory:
-        memory = peak_memory_mib(name, size, batch)
+        memory = peak_memory_mib(name, size, int(cfg.batch))
         row.update({"peak_rss_mib": memory["peak_mib"], "rss_after_imports_mib": memory["baseline_mib"],
                     "model_rss_mib": memory["peak_mib"] - memory["baseline_mib"]})
+
+
+def bench_model(name: str, cfg: DictConfig, use_torch: bool, limit_macs_per_s: float) -> dict[str, Any]:
+    """Every measurement of one model (a dict of CSV columns), printing progress."""
+    size = int(cfg.sizes.get(name, cfg.size))
+    batch, steps, warmup = int(cfg.batch), int(cfg.steps), int(cfg.warmup)
+    rng = np.random.default_rng(int(cfg.seed))
+    x = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, CLASSES, size=batch).astype("int32")
+    keras.utils.set_random_seed(int(cfg.seed))
+
+    knobs = dict(KERAS_APPLICATIONS[name][2]) if name in KERAS_APPLICATIONS and cfg.keras_applications else {}
+    ours = build_ours(name, size, **knobs)
+    row: dict[str, Any] = {"model": name, "size": size, "batch": batch, "params": trainable(ours),
+                           "macs": count_macs(ours).total, "knobs": ";".join(f"{k}={v}" for k, v in knobs.items())}
+    steppers = _local_steppers(name, size, knobs, ours, x, y, cfg, row)
+    with ExitStack() as workers:
+        steppers.update(_worker_steppers(workers, name, size, knobs, x, y, cfg, use_torch, row))
+        print(f"[{name}] {size}x{size}x3, batch {batch}: timing {', '.join(steppers)} in interleaved rounds",
+              flush=True)
+        rounds = timed_rounds(list(steppers.values()), steps, warmup)
+    _training_rates(row, {key: timing(seconds) for key, seconds in zip(steppers, rounds)}, batch, limit_macs_per_s)
+    _deployment_figures(row, ours, name, size, cfg)
     keras.backend.clear_session()
     print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
     return row
