@@ -129,23 +129,9 @@ def _check_settings(image_size: int, channels: int, val_fraction: float, on_bad_
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction!r}.")
 
 
-def load_image_folder(
-    root: str | Path,
-    image_size: int,
-    channels: int,
-    val_fraction: float,
-    seed: int = 0,
-    test_dir: str | None = "test",
-    train_dir: str | None = "train",
-    on_bad_file: str = "skip",
-) -> DataSplits:
-    """Load a class-folder data set as uint8 (N, S, S, C) arrays (layouts: see the module docstring).
-
-    ``on_bad_file``: ``"skip"`` drops unreadable images with one warning giving the count,
-    ``"error"`` raises `DataError` naming the first one.
-    """
-    _check_settings(image_size, channels, val_fraction, on_bad_file)
-    root = Path(root).expanduser()
+def _training_root(root: Path, train_dir: str | None, test_dir: str | None) -> tuple[Path, bool, bool, list[str]]:
+    """The folder of training class folders, whether the tree has train/ and test/ folders, and its classes;
+    a layout the loader cannot read raises `DataError` saying how to fix it."""
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist; set data.root to a folder of class sub-folders.")
     split_layout = bool(train_dir) and (root / str(train_dir)).is_dir()
@@ -165,6 +151,27 @@ def load_image_folder(
             f"only one class folder ({classes[0]!r}) under {train_root}; need at least 2 classes, "
             f"one sub-folder per class."
         )
+    return train_root, split_layout, has_test, classes
+
+
+def load_image_folder(
+    root: str | Path,
+    image_size: int,
+    channels: int,
+    val_fraction: float,
+    seed: int = 0,
+    test_dir: str | None = "test",
+    train_dir: str | None = "train",
+    on_bad_file: str = "skip",
+) -> DataSplits:
+    """Load a class-folder data set as uint8 (N, S, S, C) arrays (layouts: see the module docstring).
+
+    ``on_bad_file``: ``"skip"`` drops unreadable images with one warning giving the count,
+    ``"error"`` raises `DataError` naming the first one.
+    """
+    _check_settings(image_size, channels, val_fraction, on_bad_file)
+    root = Path(root).expanduser()
+    train_root, split_layout, has_test, classes = _training_root(root, train_dir, test_dir)
     x, y, digests = _read_folder(root, train_root, classes, image_size, channels, on_bad_file)
     if has_test:
         test_root = root / str(test_dir)
