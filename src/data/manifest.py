@@ -135,6 +135,71 @@ def _content_digest(root: Path, paths: list[str], workers: int) -> str:
     return hashlib.sha256("\n".join(f"{p}:{d}" for p, d in zip(paths, digests)).encode()).hexdigest()
 
 
+def _tree_folders(root: Path, train_dir: str, test_dir: str | None, on_bad_file: str,
+                  verify: str) -> tuple[Path, str | None, Path | None]:
+    """The training folder, the evaluation folder's name and path ("auto": the first of `TEST_DIRS`
+    found), after checking the settings and the layout; each problem raises one line saying the fix."""
+    if on_bad_file not in BAD_FILE_POLICIES:
+        raise ConfigError(f"data.on_bad_file={on_bad_file!r} is unknown; use one of {list(BAD_FILE_POLICIES)}."
+                          f"{did_you_mean(str(on_bad_file), BAD_FILE_POLICIES)}")
+    if verify not in VERIFY_MODES:
+        raise ConfigError(f"data.verify={verify!r} is unknown; use one of {list(VERIFY_MODES)}."
+                          f"{did_you_mean(str(verify), VERIFY_MODES)}")
+    if not root.is_dir():
+        raise DataError(f"data.root={root} is not a folder; give the folder that holds {train_dir}/<class>/ "
+                        f"(ImageNet layout: {train_dir}/<wnid>/*.JPEG and val/<wnid>/*.JPEG).")
+    train_root = root / train_dir
+    if not train_root.is_dir():
+        found = _class_dirs(root)
+        raise DataError(f"{train_root} does not exist (folders in {root}: {', '.join(found[:6]) or 'none'}); "
+                        f"expected {root}/{train_dir}/<class>/<images>, or set data.train_dir.")
+    if test_dir == "auto":
+        test_dir = next((d for d in TEST_DIRS if (root / d).is_dir()), None)
+    test_root = root / test_dir if test_dir else None
+    if test_root is not None and not test_root.is_dir():
+        raise DataError(f"{test_root} does not exist; set data.test_dir to the evaluation folder, or null.")
+    return train_root, test_dir, test_root
+
+
+def _checked_classes(train_root: Path, test_root: Path | None) -> list[str]:
+    """The class folders, at least two, the same in the evaluation folder."""
+    classes = _class_dirs(train_root)
+    if len(classes) < 2:
+        raise DataError(f"{train_root} holds {len(classes)} class folder(s); need at least 2, one per class.")
+    if test_root is not None and _class_dirs(test_root) != classes:
+        theirs = _class_dirs(test_root)
+        missing = sorted(set(classes) - set(theirs))[:3]
+        extra = sorted(set(theirs) - set(classes))[:3]
+        raise DataError(f"class folders differ between {train_root} ({len(classes)}) and {test_root} ({len(theirs)})"
+                        f"{'; missing: ' + ', '.join(missing) if missing else ''}"
+                        f"{'; extra: ' + ', '.join(extra) if extra else ''}; both need the same class folders.")
+    return classes
+
+
+def _index_split(root: Path, folder: Path, classes: list[str], on_bad_file: str, verify: str, workers: int,
+                 kinds_by_path: dict[str, str]) -> tuple[SplitFiles, list[tuple[str, str]]]:
+    """One split's readable files (the other-format images noted in ``kinds_by_path``) and its bad ones."""
+    paths, labels, sizes = _read_split(root, folder, classes, workers)
+    kinds = _check_kinds(root, paths, verify, workers)
+    bad = [(p, k) for p, k in zip(paths, kinds) if k not in READABLE]
+    if bad and on_bad_file == "error":
+        raise DataError(f"{len(bad)} unreadable file(s) under {folder}, first {root / bad[0][0]} ({bad[0][1]}); "
+                        "remove or replace them, or set data.on_bad_file=skip.")
+    keep = [i for i, k in enumerate(kinds) if k in READABLE]
+    kinds_by_path.update({paths[i]: kinds[i] for i in keep if kinds[i] == "other_image"})
+    return SplitFiles(tuple(paths[i] for i in keep), np.asarray([labels[i] for i in keep], np.int64),
+                      np.asarray([sizes[i] for i in keep], np.int64)), bad
+
+
+def _listing_digest(splits: dict[str, SplitFiles]) -> str:
+    """SHA-256 of every kept file's relative path, size and label."""
+    h = hashlib.sha256()
+    for split in splits.values():
+        for p, size, label in zip(split.paths, split.sizes.tolist(), split.labels.tolist()):
+            h.update(f"{p}:{size}:{label}\n".encode())
+    return h.hexdigest()
+
+
 def index_tree(
     root: str | Path,
     train_dir: str = "train",
@@ -150,26 +215,8 @@ def index_tree(
     Bad files (`src.data.image_header.KINDS` other than the readable ones) are left out with one
     warning that gives the exact count (``on_bad_file=skip``), or stop the job naming the first one
     (``error``), here, before training starts."""
-    if on_bad_file not in BAD_FILE_POLICIES:
-        raise ConfigError(f"data.on_bad_file={on_bad_file!r} is unknown; use one of {list(BAD_FILE_POLICIES)}."
-                          f"{did_you_mean(str(on_bad_file), BAD_FILE_POLICIES)}")
-    if verify not in VERIFY_MODES:
-        raise ConfigError(f"data.verify={verify!r} is unknown; use one of {list(VERIFY_MODES)}."
-                          f"{did_you_mean(str(verify), VERIFY_MODES)}")
     root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"data.root={root} is not a folder; give the folder that holds {train_dir}/<class>/ "
-                        f"(ImageNet layout: {train_dir}/<wnid>/*.JPEG and val/<wnid>/*.JPEG).")
-    train_root = root / train_dir
-    if not train_root.is_dir():
-        found = _class_dirs(root)
-        raise DataError(f"{train_root} does not exist (folders in {root}: {', '.join(found[:6]) or 'none'}); "
-                        f"expected {root}/{train_dir}/<class>/<images>, or set data.train_dir.")
-    if test_dir == "auto":
-        test_dir = next((d for d in TEST_DIRS if (root / d).is_dir()), None)
-    test_root = root / test_dir if test_dir else None
-    if test_root is not None and not test_root.is_dir():
-        raise DataError(f"{test_root} does not exist; set data.test_dir to the evaluation folder, or null.")
+    train_root, test_dir, test_root = _tree_folders(root, train_dir, test_dir, on_bad_file, verify)
     workers = workers or min(32, (os.cpu_count() or 2) * 4)
     folders = [train_root] + ([test_root] if test_root else [])
     settings = f"{train_dir}|{test_dir}|{on_bad_file}|{verify}|{content_hash}"
@@ -183,31 +230,12 @@ def index_tree(
     started = time.perf_counter()
     log.info("indexing %s (listing class folders and reading file headers, %d threads; cached for the next job)",
              root, workers)
-    classes = _class_dirs(train_root)
-    if len(classes) < 2:
-        raise DataError(f"{train_root} holds {len(classes)} class folder(s); need at least 2, one per class.")
-    if test_root is not None and _class_dirs(test_root) != classes:
-        theirs = _class_dirs(test_root)
-        missing = sorted(set(classes) - set(theirs))[:3]
-        extra = sorted(set(theirs) - set(classes))[:3]
-        raise DataError(f"class folders differ between {train_root} ({len(classes)}) and {test_root} ({len(theirs)})"
-                        f"{'; missing: ' + ', '.join(missing) if missing else ''}"
-                        f"{'; extra: ' + ', '.join(extra) if extra else ''}; both need the same class folders.")
+    classes = _checked_classes(train_root, test_root)
     splits, skipped, kinds_by_path = {}, [], {}
     for name, folder in (("train", train_root), ("test", test_root)):
-        if folder is None:
-            continue
-        paths, labels, sizes = _read_split(root, folder, classes, workers)
-        kinds = _check_kinds(root, paths, verify, workers)
-        bad = [(p, k) for p, k in zip(paths, kinds) if k not in READABLE]
-        if bad and on_bad_file == "error":
-            raise DataError(f"{len(bad)} unreadable file(s) under {folder}, first {root / bad[0][0]} ({bad[0][1]}); "
-                            "remove or replace them, or set data.on_bad_file=skip.")
-        keep = [i for i, k in enumerate(kinds) if k in READABLE]
-        kinds_by_path.update({paths[i]: kinds[i] for i in keep if kinds[i] == "other_image"})
-        splits[name] = SplitFiles(tuple(paths[i] for i in keep), np.asarray([labels[i] for i in keep], np.int64),
-                                  np.asarray([sizes[i] for i in keep], np.int64))
-        skipped += bad
+        if folder is not None:
+            splits[name], bad = _index_split(root, folder, classes, on_bad_file, verify, workers, kinds_by_path)
+            skipped += bad
     if skipped:
         counts = {}
         for _, kind in skipped:
@@ -215,14 +243,7 @@ def index_tree(
         log.warning("skipped %d unreadable file(s) under %s (%s; first: %s); data.on_bad_file=error stops instead",
                     len(skipped), root, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())), skipped[0][0])
     everything = [p for s in splits.values() for p in s.paths]
-    if content_hash:
-        digest = _content_digest(root, everything, workers)
-    else:
-        h = hashlib.sha256()
-        for s in splits.values():
-            for p, size, label in zip(s.paths, s.sizes.tolist(), s.labels.tolist()):
-                h.update(f"{p}:{size}:{label}\n".encode())
-        digest = h.hexdigest()
+    digest = _content_digest(root, everything, workers) if content_hash else _listing_digest(splits)
     manifest = Manifest(root, tuple(classes), splits["train"], splits.get("test"), tuple(skipped), digest)
     log.info("indexed %s: %d classes, %s training and %s test files in %.1f s", root, len(classes),
              f"{len(manifest.train):,}", f"{len(manifest.test) if manifest.test is not None else 0:,}",
