@@ -6,6 +6,12 @@ margin) and the seeds per point that 80 % power at that effect needs; then the e
     python -m src.report.power shufflenet_groups            # its committed experiments/<name>/results.csv
     python -m src.report.power multirun/se_placement/<time> # a finished sweep
     python -m src.report.power all --out experiments/ablation_power   # the five ablations, as a report
+    python -m src.report.power se_placement --accuracy 0.91 --sd 0.25 --minutes 3.7   # plan a new design
+
+The last form plans a design that has not run: each claim's expected effect at the reference arm's
+``--accuracy``, the seeds 80 % power needs at an assumed seed SD of ``--sd`` pp (for a paired claim the
+SD of the differences, taken as √2·SD: no credit for the arms' correlation), the points the sized
+claims need and, at ``--minutes`` per job, their cost.
 
 The design follows the report's (src/report/ablation.py ``judge``): paired where the arms share initial
 weights, else independent arms. The SD comes from runs at the present budget; a longer budget changes
@@ -92,11 +98,67 @@ def plan(target: str, totals: list[float] | None = None) -> list[str]:
     return lines
 
 
+def _claim_points(claim) -> set[str]:
+    return {f"{k}={v}" for side in (claim.better, claim.worse) for k, v in side.items()}
+
+
+def design(experiment: str, accuracy: float, sd_pp: float, minutes: float | None) -> list[str]:
+    """The planning table of a design not yet run: seeds per claim at ``accuracy`` and a seed SD of ``sd_pp``."""
+    from src.report.stats import seeds_needed, seeds_needed_equivalence, seeds_needed_trend
+
+    if experiment not in SPECS:
+        raise SystemExit(f"error: planning needs an ablation's name ({', '.join(SPECS)}), got {experiment!r}")
+    if not 0 < accuracy < 1 or not sd_pp > 0:
+        raise SystemExit(f"error: --accuracy must lie in (0, 1) and --sd (pp) be positive; got {accuracy}, {sd_pp}")
+    spec, sd = SPECS[experiment], sd_pp / 100
+    lines = [f"## {experiment}: planned at accuracy {accuracy:.3f}, seed SD {sd_pp:g} pp", "",
+             "| claim | design | expected (or margin) at this accuracy | seeds for 80 % power | points |",
+             "|---|---|---|---|---|"]
+    points: dict[str, int] = {}
+    for claim in spec.claims:
+        paired = bool(claim.paired)
+        sd_test = sd * 2 ** 0.5 if paired else sd
+        if claim.kind == "similar" and claim.margin is not None:
+            effect, n = claim.margin.at(accuracy), seeds_needed_equivalence(claim.margin.at(accuracy), sd_test, paired)
+            target = f"±{pp(effect, False)} pp (margin)"
+        elif claim.expected is not None:
+            effect, n = claim.expected.at(accuracy), seeds_needed(claim.expected.at(accuracy), sd_test, paired)
+            target = f"{pp(effect)} pp"
+        else:
+            lines.append(f"| {claim.text} | – | not declared | – | – |")
+            continue
+        arms = sorted(_claim_points(claim))
+        for arm in arms:
+            points[arm] = max(points.get(arm, 0), n)
+        lines.append(f"| {claim.text} | {'paired' if paired else 'two arms'} | {target} | {n} | {', '.join(arms)} |")
+    for trend in spec.trends:
+        if trend.expected is None:
+            continue
+        slope = trend.expected.at(accuracy)
+        n = seeds_needed_trend(slope, sd, list(trend.x.values()))
+        lines.append(f"| {trend.text} | OLS over {len(trend.x)} points | {pp(slope)} pp per unit {trend.x_name} | {n} | "
+                     f"all {len(trend.x)} |")
+    jobs = sum(points.values())
+    cost = f", ≈ {jobs * minutes / 60:.1f} CPU-hours at {minutes:g} min per job" if minutes else ""
+    lines += ["", f"Two-arm claims alone: {len(points)} points, {jobs} jobs{cost} (trends need every point at "
+              "their seed count)."]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("target", help="an ablation's name (its committed results.csv), a sweep folder, or 'all'")
     parser.add_argument("--out", type=Path, help="also write the tables to OUT/README.md")
+    parser.add_argument("--accuracy", type=float, help="plan a design: the reference arm's expected accuracy")
+    parser.add_argument("--sd", type=float, help="plan a design: the assumed seed SD, in pp")
+    parser.add_argument("--minutes", type=float, help="plan a design: minutes per job")
     args = parser.parse_args(argv)
+    if (args.accuracy is None) != (args.sd is None):
+        raise SystemExit("error: give --accuracy and --sd together (planning), or neither")
+    if args.accuracy is not None:
+        targets = list(SPECS) if args.target == "all" else [args.target]
+        print("\n".join(line for t in targets for line in [*design(t, args.accuracy, args.sd, args.minutes), ""]).rstrip())
+        return
     targets = list(SPECS) if args.target == "all" else [args.target]
     totals: list[float] = []
     lines = [line for t in targets for line in [*plan(t, totals), ""]]

@@ -44,3 +44,21 @@ def test_a_design_beyond_the_cpu_share_names_the_paper_setting():
     # L8M5 vs L1M15: residual SD 1.86 pp, expected 0.95 pp (d ≈ 0.51): 61 seeds per arm, as Cohen's d = 0.5 row (64)
     assert "Seeds per point for every sized claim: **61** (now 3)" in proc.stdout
     assert "scale=full data.root=/path/to/cifar-folders" in proc.stdout
+
+
+def test_planning_a_design_scales_the_expected_effect_to_the_planned_accuracy():
+    proc = _power("mobilenet_alpha_rho", "--accuracy", "0.9", "--sd", "0.5", "--minutes", "10")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # α=1 vs α=0.5: MobileNet Table 6's relative error reduction (36.3 − 29.4) / 36.3 of α=0.5's 10 % error
+    expected = (36.3 - 29.4) / 36.3 * 0.10
+    n = seeds_needed(expected, 0.005, paired_design=False)
+    assert f"| accuracy drops with α: α=1 beats α=0.5 (70.6 vs 63.7 %) | two arms | +{100 * expected:.2f} pp | {n} |" in proc.stdout
+    # ρ: paired, planned with √2·SD for the differences
+    rho = (35.6 - 29.4) / 35.6 * 0.10
+    assert f"| paired | +{100 * rho:.2f} pp | {seeds_needed(rho, 0.005 * 2 ** 0.5, paired_design=True)} |" in proc.stdout
+    assert "CPU-hours at 10 min per job" in proc.stdout
+
+
+def test_planning_needs_accuracy_and_sd_together():
+    proc = _power("se_placement", "--accuracy", "0.9")
+    assert proc.returncode != 0 and "--accuracy and --sd together" in proc.stderr
