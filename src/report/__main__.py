@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from src.report.ablation import write_report
-from src.report.ablation_specs import SPECS
+from src.report.ablation_specs import SPECS, ablation_name
 
 
 def parse(argv: list[str]) -> dict[str, str]:
@@ -23,7 +23,7 @@ def parse(argv: list[str]) -> dict[str, str]:
         args[key] = value
     if "experiment" not in args:
         raise SystemExit(f"error: name the experiment; usage: {__doc__.splitlines()[0]}")
-    if args["experiment"] not in SPECS:
+    if ablation_name(args["experiment"]) not in SPECS:
         raise SystemExit(f"error: no ablation report for {args['experiment']!r}; known: {', '.join(SPECS)}")
     return args
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from src.report.ablation_specs import SPECS, AblationSpec, Claim, TrendClaim, value
+from src.report.ablation_specs import SPECS, AblationSpec, Claim, TrendClaim, ablation_name, is_quick, value
 from src.report.curves import read_history
 from src.report.markdown import splice_section, write_readme
 from src.report.stats import ALPHA, homogeneity_p, mean_std, paired, pooled, pooled_sd, trend, welch
@@ -257,9 +257,9 @@ def plot_curves(groups: dict[str, dict[str, Any]], path: Path, title: str) -> Pa
 
 
 def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: str | None = None) -> str:
-    if experiment not in SPECS:
+    if ablation_name(experiment) not in SPECS:
         raise SystemExit(f"error: no ablation spec for {experiment!r}; known: {', '.join(SPECS)} (src/report/ablation_specs.py)")
-    spec = SPECS[experiment]
+    spec = SPECS[ablation_name(experiment)]
     points = read_points(sweep_dirs)
     groups = group_points(spec, points)
     out.mkdir(parents=True, exist_ok=True)
@@ -273,6 +273,10 @@ def write_report(experiment: str, sweep_dirs: list[Path], out: Path, command: st
         f"Report: `python -m src.report.ablation {' '.join(map(str, sweep_dirs))} --out {out}`  ",
         f"Runs: {len(finished)} of {len(points)} points finished, commit(s) {', '.join(commits) or '–'}; summed job wall "
         f"time {sum(p['results'].get('wall_seconds', 0) for p in finished) / 60:.1f} min.", "",
+        *([f"**Quick look**: `experiment={experiment}` is the short-budget variant of `{ablation_name(experiment)}`, "
+           "for a first look in about 45 minutes. Its networks are still in early learning and its seeds are too few "
+           "for the claims' effects, so it cannot decide them: read the verdicts below as what this look shows, and run "
+           f"`python -m src.run experiment={ablation_name(experiment)}` to decide.", ""] if is_quick(experiment) else []),
         "Accuracy is Fashion-MNIST test accuracy at CPU scale (the experiment file states the recipe); parameters "
         "and multiply-adds are given for the run's network and for the network the point stands for at the "
         "paper's settings, beside the paper's printed figures.", "",
@@ -358,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--from-results", type=Path, help="re-render the claims of a report from its results.csv")
     args = parser.parse_args(argv)
     if args.from_results:
-        experiment = args.experiment or args.from_results.resolve().parent.name
+        experiment = ablation_name(args.experiment or args.from_results.resolve().parent.name)
         if experiment not in SPECS:
             raise SystemExit(f"error: no ablation spec for {experiment!r}; known: {', '.join(SPECS)}")
         print(rerender(experiment, args.from_results))

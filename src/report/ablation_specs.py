@@ -257,3 +257,19 @@ SPECS: dict[str, AblationSpec] = {
         ),
     ),
 }
+
+#: An ablation's quick variant, ``conf/experiment/<name>_quick.yaml``: its short budget (about 45 minutes on 2
+#: cores), judged by the same claims, and labelled in its report as a look that cannot decide them.
+QUICK_SUFFIX = "_quick"
+
+
+def ablation_name(experiment: str) -> str:
+    """The ablation an experiment tests: its own name, or a quick variant's ablation (``se_placement_quick``
+    → ``se_placement``); an experiment that is no ablation keeps its name (not in `SPECS`)."""
+    base = experiment.removesuffix(QUICK_SUFFIX)
+    return base if experiment.endswith(QUICK_SUFFIX) and base in SPECS else experiment
+
+
+def is_quick(experiment: str) -> bool:
+    return ablation_name(experiment) != experiment
+

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from src.report.ablation import group_points, groups_from_results, judge, judge_trend, read_points
-from src.report.ablation_specs import SPECS
+from src.report.ablation_specs import SPECS, ablation_name
 from src.report.verdict import pp, with_unit
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -48,8 +48,8 @@ def plan(target: str, totals: list[float] | None = None) -> list[str]:
     """The power table of one ablation: ``target`` is its name or a sweep folder; the CPU-hours its sized
     design costs at the present budget are appended to ``totals``."""
     path = Path(target)
-    if path.is_dir() and (path.parent.name in SPECS):
-        experiment, spec = path.parent.name, SPECS[path.parent.name]
+    if path.is_dir() and (ablation_name(path.parent.name) in SPECS):
+        experiment, spec = path.parent.name, SPECS[ablation_name(path.parent.name)]
         groups, readme = group_points(spec, read_points([path])), None
     elif target in SPECS:
         experiment, spec = target, SPECS[target]

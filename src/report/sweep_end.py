@@ -21,10 +21,10 @@ from omegaconf import DictConfig
 def report_sweep(config: DictConfig, sweep_dir: Path) -> Path | None:
     """Write the sweep's report into ``sweep_dir/report`` and log it to the parent run; the folder or None."""
     from src.report.ablation import write_report
-    from src.report.ablation_specs import SPECS
+    from src.report.ablation_specs import SPECS, ablation_name
 
     experiment = str(config.experiment_name)
-    if experiment not in SPECS or not sweep_dir.is_dir():
+    if ablation_name(experiment) not in SPECS or not sweep_dir.is_dir():
         return None
     out = sweep_dir / "report"
     write_report(experiment, [sweep_dir], out)

@@ -134,3 +134,18 @@ def test_each_seed_draws_its_own_training_subset(experiment):
     of a paired claim still share it (same seed)."""
     cfg = compose_config([f"experiment={experiment}", "seed=7"])
     assert cfg.data.train_subset and cfg.data.subset_seed == 7
+
+
+@pytest.mark.parametrize("experiment", sorted(SPECS))
+def test_each_ablation_has_a_quick_variant_that_differs_only_in_budget_and_seeds(experiment):
+    """conf/experiment/<name>_quick.yaml: the same points, recipe and claims at the short budget."""
+    full = OmegaConf.to_container(compose_config([f"experiment={experiment}"]), resolve=True)
+    quick = OmegaConf.to_container(compose_config([f"experiment={experiment}_quick"]), resolve=True)
+    assert quick["experiment_name"] == f"{experiment}_quick"
+    budget = {("data", "train_subset"), ("train", "epochs")}
+    for group in ("model", "data", "train", "export"):
+        for key in set(full[group]) | set(quick[group]):
+            if (group, key) not in budget:
+                assert full[group].get(key) == quick[group].get(key), f"{experiment}_quick changes {group}.{key}"
+    text = (CONF / "experiment" / f"{experiment}_quick.yaml").read_text()
+    assert "CANNOT DECIDE" in text and "seed: 1,2,3" in text

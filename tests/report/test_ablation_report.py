@@ -137,3 +137,14 @@ def test_a_rerun_sweep_that_skipped_or_resumed_points_counts_each_job_once(sweep
         (rerun / str(index)).mkdir(parents=True)
         (rerun / str(index) / "resumed_in.txt").write_text(f"{sweep / str(index)}\n")
     assert len(read_points([sweep, rerun])) == 10
+
+
+def test_a_quick_variants_sweep_is_judged_by_its_ablations_claims_and_labelled_as_a_quick_look(sweep, tmp_path):
+    quick = tmp_path / "multirun" / "shufflenet_groups_quick" / "t0"
+    shutil.copytree(sweep, quick)
+    main([str(quick), "--out", str(tmp_path / "quick")])
+    text = (tmp_path / "quick" / "README.md").read_text()
+    assert "(experiment shufflenet_groups_quick)" in text and "**Quick look**" in text and "cannot decide them" in text
+    assert "| group convolution helps at equal complexity: g=3 beats g=1" in text  # the ablation's own claims
+    main([str(sweep), "--out", str(tmp_path / "full")])
+    assert "Quick look" not in (tmp_path / "full" / "README.md").read_text()
