@@ -18,7 +18,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from src.models import build_model, get_spec, list_models
-from tests.conftest import CONF
+from tests.helpers.config import CONF
 
 #: Too deep to build for every test run (3,600 layers, ~30 s); tests/models/test_resnet.py covers it.
 HEAVY = {"resnet1202"}
