@@ -5,7 +5,7 @@ Each zoo-wide property is checked here once, at the network's documented small-i
 
 - every network: forward shape and finite logits, independent initial kernels, layer names in the
   name scheme, an exact ``.keras`` round trip and builtins-only TFLite agreement in LiteRT (marked
-  ``zoo_export``; under ``KERAS_BACKEND=jax`` the forward pass only);
+  ``zoo_export``; under ``KERAS_BACKEND=jax`` the forward pass only, of one network per family);
 - one network per family (tests/helpers/zoo.py ``REPRESENTATIVES``; the others under ``-m slow``), as
   these build it many times: softmax by default and features without the top pooled as asked, at
   Fashion-MNIST's 28×28×1, with the same names in every build; every knob choice changing the graph;
@@ -29,8 +29,18 @@ from src.models import build_model, get_spec, list_models
 from tests.helpers.config import CONF
 from tests.helpers.zoo import CLASSES, graph_signature, narrowest, random_images, representative, small_model
 
-#: Every registered network; ResNet-1202's ~3,600 layers take minutes to convert to TFLite: slow.
-EVERY = [pytest.param(n, marks=pytest.mark.slow) if n == "resnet1202" else n for n in list_models()]
+
+
+def _every(name: str):
+    """Every registered network; ResNet-1202's ~3,600 layers take minutes to convert to TFLite: slow.
+    CI's second pass under JAX (marker ``jax``) runs the forward pass of one network per family."""
+    marks = [pytest.mark.slow] if name == "resnet1202" else []
+    if representative(name):
+        marks.append(pytest.mark.jax)
+    return pytest.param(name, marks=marks)
+
+
+EVERY = [_every(n) for n in list_models()]
 #: One network per family by default, the others under ``-m slow``.
 PER_FAMILY = [n if representative(n) else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
 #: Lower-case words and numbers joined by underscores (``stage2_block1_1_conv``, ``fire3_expand3x3``,
@@ -48,7 +58,6 @@ def _logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(images, training=False))
 
 
-@pytest.mark.jax
 @pytest.mark.zoo_export
 @pytest.mark.parametrize("name", EVERY)
 def test_small_variant_runs_round_trips_and_exports(name, tmp_path):
@@ -88,7 +97,6 @@ def test_small_variant_runs_round_trips_and_exports(name, tmp_path):
     assert report.top1_agreement == 1.0, name
 
 
-@pytest.mark.jax
 @pytest.mark.parametrize("name", PER_FAMILY)
 def test_at_fashion_mnist_size_softmax_by_default_and_features_pooled_as_asked(name):
     """At 28×28×1: softmax probabilities by default (keras.applications); include_top=False gives the
