@@ -136,7 +136,9 @@ def test_se_reduction_changes_params_as_r_predicts_and_matches_table_10(r):
     assert abs(params / (TABLE_10[r] * 1e6) - 1) < 0.005, f"r={r}: {params:,} vs {TABLE_10[r]} M"
 
 
-@pytest.mark.parametrize("output_stride, final, dilations", [(16, 4, (1, 2)), (8, 8, (2, 4))])
+@pytest.mark.parametrize(
+    "output_stride, final, dilations", [pytest.param(16, 4, (1, 2), marks=pytest.mark.slow), (8, 8, (2, 4))]
+)
 def test_output_stride_keeps_params_and_dilates_the_last_stages(output_stride, final, dilations, at_64):
     keras.backend.clear_session()
     model = build_model("se_resnet50", input_shape=(64, 64, 3), output_stride=output_stride)
