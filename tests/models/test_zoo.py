@@ -30,7 +30,6 @@ from tests.helpers.config import CONF
 from tests.helpers.zoo import CLASSES, graph_signature, narrowest, random_images, representative, small_model
 
 
-
 def _every(name: str):
     """Every registered network; ResNet-1202's ~3,600 layers take minutes to convert to TFLite: slow.
     CI's second pass under JAX (marker ``jax``) runs the forward pass of one network per family."""
@@ -50,8 +49,27 @@ NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
 
 def _auto_name(layer: keras.layers.Layer) -> bool:
-    auto = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
+    """Whether the name is the one Keras gives a layer built without ``name=`` (keras.src.utils.naming):
+    its class in snake case and, from the second such layer in the session on, a counter."""
+    auto = re.sub(r"\W+", "", type(layer).__name__)
+    auto = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", auto)).lower()
     return bool(re.fullmatch(rf"{re.escape(auto)}_\d+", layer.name))
+
+
+def _names_outside_the_scheme(model: keras.Model) -> list[str]:
+    return [layer.name for layer in model.layers if not NAME.fullmatch(layer.name) or _auto_name(layer)]
+
+
+def test_the_name_check_catches_keras_auto_names_and_other_spellings():
+    keras.backend.clear_session()
+    inputs = keras.Input((8, 8, 3), name="input")
+    x = keras.layers.Conv2D(4, 3, name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(x))
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="Head-Pool")(x)
+    # The first unnamed layer of a class in a session ("conv2d") is indistinguishable from a chosen name;
+    # the second gets a counter. Every network repeats its blocks, so a block without names is caught.
+    assert _names_outside_the_scheme(keras.Model(inputs, x)) == ["batch_normalization_1", "Head-Pool"]
 
 
 def _logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -72,7 +90,7 @@ def test_small_variant_runs_round_trips_and_exports(name, tmp_path):
     expected = _logits(model, images)
     assert expected.shape == (4, CLASSES) and np.isfinite(expected).all(), name
 
-    bad = [layer.name for layer in model.layers if not NAME.fullmatch(layer.name) or _auto_name(layer)]
+    bad = _names_outside_the_scheme(model)
     assert not bad, f"{name}: layer names outside the scheme: {bad[:10]}"
 
     # A shared unseeded Keras 3 initializer instance repeats its values: same-shape layers would start equal.
