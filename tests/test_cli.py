@@ -6,20 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import mlflow
 
-from tests.conftest import ROOT, TINY_JOB
-
-
-def run_cli(args: list[str], tmp_path: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    dirs = [f"hydra.run.dir={tmp_path}/out", f"hydra.sweep.dir={tmp_path}/multi"]
-    return subprocess.run(
-        [sys.executable, "-m", "src.run", *args, *dirs], cwd=ROOT, env=full_env,
-        capture_output=True, text=True, timeout=timeout,
-    )
+from tests.helpers.cli import run_cli
+from tests.helpers.config import ROOT, TINY_JOB
 
 
 def test_unknown_model_gives_one_clear_line_and_exit_2(tmp_path):

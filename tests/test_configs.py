@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import CONF, compose_config
-
-EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+from tests.helpers.config import CONF, EXPERIMENTS, compose_config
 
 
 def test_default_config_composes_to_the_documented_job():
@@ -25,13 +23,42 @@ def test_experiment_composes_and_names_its_mlflow_experiment(name):
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
+def _leaves(node, prefix=()):
+    """(path, value) of every leaf of a nested dict."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
 @pytest.mark.parametrize("group", ["data", "train", "logger", "export", "debug"])
 def test_every_option_of_every_group_composes(group):
-    for path in (CONF / group).glob("*.yaml"):
+    """Each option file composes, resolves, and is what the job sees: every value it sets is in the config."""
+    options = sorted((CONF / group).glob("*.yaml"))
+    assert options, f"conf/{group}/ has no options"
+    for path in options:
         overrides = [f"{group}={path.stem}"]
         if path.stem == "image_folder":
             overrides.append("data.root=/tmp/somewhere")
-        OmegaConf.to_container(compose_config(overrides), resolve=True)
+        cfg = compose_config(overrides)
+        OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+        composed = OmegaConf.to_container(cfg, resolve=False)
+        own = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        own.pop("defaults", None)
+        package_global = "@package _global_" in path.read_text()
+        root = composed if package_global else composed[group]
+        checked = 0
+        for keys, value in _leaves(own):
+            if (group, path.stem, keys) == ("data", "image_folder", ("root",)):
+                assert composed["data"]["root"] == "/tmp/somewhere"
+                continue
+            node = root
+            for key in keys:
+                node = node[key]
+            assert node == value, f"{group}={path.stem}: {'.'.join(keys)} is {node!r}, the file sets {value!r}"
+            checked += 1
+        assert checked, f"{group}={path.stem} sets nothing"
 
 
 def test_smoke_debug_shrinks_the_job():

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from src.report.ablation_specs import SPECS
-from tests.conftest import CONF, compose_config
+from tests.helpers.config import CONF, compose_config
 
 POINT_EXPERIMENTS = sorted(p.name for p in (CONF / "point").iterdir() if p.is_dir())
 

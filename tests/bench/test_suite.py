@@ -11,7 +11,7 @@ from src.bench import suite
 from src.bench.step_server import ProcessStepper
 from src.bench.suite import run_suite
 from src.errors import ConfigError
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def bench_config(tmp_path, **overrides):

@@ -7,7 +7,7 @@ import pytest
 
 from src.compress.dsd import STAGES, check_dsd_config, dsd
 from src.errors import ConfigError
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 TINY_DSD = [
     "experiment=dsd",

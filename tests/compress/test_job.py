@@ -8,7 +8,7 @@ from src.compress.job import check_compress_config, compress
 from src.compress.run import read_settings, weight_layer_names
 from src.errors import ConfigError
 from src.models import build_model
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 TINY_COMPRESS = [
     "experiment=deep_compression", "hydra.mode=RUN", "data=synthetic", "data.num_train=256", "data.num_val=32",

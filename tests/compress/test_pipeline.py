@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from src.errors import ConfigError
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def test_prune_then_share_weights_on_the_twin_and_bring_them_back():
@@ -33,7 +33,7 @@ def test_prune_then_share_weights_on_the_twin_and_bring_them_back():
 def test_compress_a_trained_job_end_to_end(tmp_path, tiny_job):
     """`python -m src.compress.run` on a trained (tiny, synthetic) LeNet-300-100 job: report and model written."""
     from src.train import train
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     job = [o for o in tiny_job if not o.startswith(("model=", "data.image_size"))] + [
         "model=lenet_300_100", "data.image_size=28", "data.channels=1", "data.num_train=512"]

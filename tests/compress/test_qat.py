@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -56,7 +56,7 @@ def test_qat_shufflenet_v1_trains_and_converts_to_integer_only_tflite():
 def test_qat_cli_on_a_trained_job(tmp_path, tiny_job):
     """`python -m src.compress.qat <job>` writes the .tflite, its verification report and qat.json."""
     from src.train import train
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     job = [o for o in tiny_job if not o.startswith("model=")] + ["model=mobilenet_v3_small", "model.stem=cifar",
                                                                  "train.label_smoothing=0.1"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,18 +11,7 @@ from PIL import Image
 
 from src.data.image_folder import load_image_folder, stratified_split
 from src.errors import ConfigError, DataError
-
-
-def make_folder(root: Path, classes=("cat", "dog", "eel"), per_class=6, size=12, sub: str | None = "train") -> Path:
-    """Class k holds RGB noise around grey level 40 + 80k."""
-    rng = np.random.default_rng(len(str(root)) + per_class)
-    base = root / sub if sub else root
-    for k, cls in enumerate(classes):
-        (base / cls).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            pixels = np.clip(rng.normal(40 + 80 * k, 10, (size, size, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(base / cls / f"{i}.png")
-    return root
+from tests.helpers.data import make_folder
 
 
 def total(s) -> int:

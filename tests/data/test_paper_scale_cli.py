@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from src.data.fake_tree import BAD_KINDS, make_tree
-from tests.conftest import ROOT
-from tests.test_cli import run_cli
+from tests.helpers.config import ROOT
+from tests.helpers.cli import run_cli
 
 SMALL = ["debug=smoke", "data.batch_size=8", "data.eval_batch_size=8", "data.val_fraction=0.2", "logger=none"]
 
@@ -92,7 +92,7 @@ def test_ablation_point_at_scale_full_224px_through_mlflow_and_tflite(tree, tmp_
 
 def test_small_image_folder_command_through_the_cli(tmp_path):
     """README: `python -m src.run data=image_folder data.root=/path/to/folder model=resnet50`, in smoke size."""
-    from tests.data.test_image_folder import make_folder
+    from tests.helpers.data import make_folder
 
     root = make_folder(tmp_path / "folder", per_class=6, size=40)
     make_folder(root, per_class=2, size=40, sub="test")

@@ -11,7 +11,7 @@ import pytest
 import src.data.labelled as labelled_module
 from src.distill.job import check_distill_config, distill, student_epochs
 from src.errors import ConfigError
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 TINY_DISTILL = [
     "experiment=data_distillation",

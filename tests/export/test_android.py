@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from src.export.android import main, write_bundle
-from tests.conftest import TINY_JOB, compose_config
+from tests.helpers.config import TINY_JOB, compose_config
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_the_command_exports_a_missing_format_first_then_bundles_it(exported_job
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers.config import ROOT
 
     assert not (exported_job / "mobile_export" / "resnet20.float16.tflite").exists()  # training made float32, int8
     refused = subprocess.run([sys.executable, "-m", "src.export.android", str(exported_job), "--formats", "float16",

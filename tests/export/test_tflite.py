@@ -197,7 +197,7 @@ def test_int8_without_calibration_images_or_unknown_format_is_refused(tmp_path):
 
 def test_a_training_job_exports_every_listed_format(tmp_path):
     from src.train import train
-    from tests.conftest import TINY_JOB, compose_config
+    from tests.helpers.config import TINY_JOB, compose_config
 
     job = [o for o in TINY_JOB if o != "export=none"] + ["export=tflite", "export.formats=[float32,int8]",
                                                          "export.max_eval_examples=32"]
@@ -209,7 +209,7 @@ def test_a_training_job_exports_every_listed_format(tmp_path):
 def test_an_unknown_export_format_stops_the_job_before_training(tmp_path):
     from src.errors import ConfigError
     from src.train import train
-    from tests.conftest import TINY_JOB, compose_config
+    from tests.helpers.config import TINY_JOB, compose_config
 
     job = [o for o in TINY_JOB if o != "export=none"] + ["export=tflite", "export.formats=[float32,int4]"]
     with pytest.raises(ConfigError, match="int4"):

@@ -228,18 +228,6 @@ def test_count_macs_counts_main_offset_conv_and_sampling():
     assert count_macs(model).total == 4 * 4 * per_position
 
 
-def test_keras_round_trip_keeps_config_and_outputs(x, tmp_path):
-    inputs = keras.Input(x.shape[1:])
-    layer = DeformableConv2D(5, (3, 2), strides=(1, 2), padding="valid", use_bias=False, name="dcn")
-    model = keras.Model(inputs, layer(inputs))
-    _randomise_offsets(layer, np.random.default_rng(6))
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    assert isinstance(loaded.get_layer("dcn"), DeformableConv2D)
-    assert loaded.get_layer("dcn").get_config() == layer.get_config()
-    np.testing.assert_array_equal(_np(loaded(x)), _np(model(x)))
-
-
 def test_source_uses_keras_ops_only():
     tree = ast.parse(inspect.getsource(deformable_conv))
     imported = set()

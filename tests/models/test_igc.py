@@ -31,6 +31,7 @@ def igc_default():
     return build_model("igc")
 
 
+@pytest.mark.slow  # the ImageNet network at 224
 def test_l100m2_matches_the_released_model_and_readme():
     keras.backend.clear_session()
     model = build_model("igc_l100m2")

@@ -87,6 +87,7 @@ def producer(tensor) -> str:
 # ================================================================================== MobileNet v1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha", list(V1_TABLE6))
 def test_v1_table6_width_multiplier(alpha, built):
     model = built("mobilenet_v1", **({} if alpha == 1.0 else {"width_multiplier": alpha}))
@@ -97,6 +98,7 @@ def test_v1_table6_width_multiplier(alpha, built):
     assert at_precision(mmacs(model), macs_printed) == macs_printed, f"α={alpha}: {mmacs(model):.2f} M"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", list(V1_TABLE7))
 def test_v1_table7_resolution(size, built):
     model = built("mobilenet_v1", **({} if size == 224 else {"input_shape": (size, size, 3)}))
@@ -109,6 +111,7 @@ def test_v1_table7_resolution(size, built):
     assert abs(macs - V1_TABLE7[size]) < 1.0, f"{size}: {macs:.2f} M vs Table 7's {V1_TABLE7[size]} M"
 
 
+@pytest.mark.slow
 def test_v1_table1_structure(built):
     model = built("mobilenet_v1")
     dw = layers_of(model, keras.layers.DepthwiseConv2D)
@@ -141,6 +144,7 @@ def test_v1_width_multiplier_scales_every_layer():
 # ================================================================================== MobileNet v2
 
 
+@pytest.mark.slow
 def test_v2_params_equal_keras_and_macs_match_paper(built):
     model = built("mobilenet_v2")
     assert count_params(model).trainable == V2_KERAS_TRAINABLE[1.0]
@@ -151,6 +155,7 @@ def test_v2_params_equal_keras_and_macs_match_paper(built):
     assert f"{macs / 1e3:.3f}" == "0.301"
 
 
+@pytest.mark.slow
 def test_v2_width_1_4_equals_keras_and_keeps_the_paper_rule_for_the_last_layer(built):
     model = built("mobilenet_v2", width_multiplier=1.4)
     assert count_params(model).trainable == V2_KERAS_TRAINABLE[1.4]
@@ -161,6 +166,7 @@ def test_v2_width_1_4_equals_keras_and_keeps_the_paper_rule_for_the_last_layer(b
     assert small.get_layer("stem_conv").filters == 16
 
 
+@pytest.mark.slow
 def test_v2_bottleneck_table_is_data_and_drives_the_graph(built):
     assert BOTTLENECKS == ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
     model = built("mobilenet_v2")
@@ -204,6 +210,7 @@ def test_v2_other_widths_equal_keras_and_tfslim(alpha):
 # ================================================================================== MobileNet v3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(V3_TRAINABLE))
 def test_v3_params_equal_keras_and_macs_match_paper(name, built):
     model = built(name)
@@ -217,6 +224,7 @@ def test_v3_params_equal_keras_and_macs_match_paper(name, built):
     assert abs(macs / V3_PAPER_MACS[name] - 1) < 0.02, f"{name}: {macs / 1e6:.1f} M"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(V3_075))
 def test_v3_width_0_75_matches_table_3_and_keras(name, built):
     model = built(name, width_multiplier=0.75)
@@ -251,6 +259,7 @@ def _bnecks(model: keras.Model) -> list[str]:
     return [layer.name[: -len("_dw_dwconv")] for layer in model.layers if layer.name.endswith("_dw_dwconv")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(V3_TRAINABLE))
 def test_v3_table_rows_se_and_nonlinearities(name, built):
     model = built(name)
@@ -286,6 +295,7 @@ def test_v3_table_rows_se_and_nonlinearities(name, built):
     assert model.get_layer("stem_conv").filters == 16 and model.get_layer("stem_conv").strides == (2, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(V3_TRAINABLE))
 def test_v3_redesigned_last_stage(name, built):
     # Fig. 5 / §5.1: 1×1 conv-BN-h-swish (960 | 576) at 7×7, pool, 1×1 conv without BN (1280 | 1024) +
@@ -315,6 +325,7 @@ def test_hard_sigmoid_and_hard_swish_formulas():
 # ============================================================================ shared: knobs, errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"])
 def test_width_multiplier_and_small_variant(name, built):
     def small(**knobs):

@@ -11,16 +11,17 @@ import yaml
 
 from src.errors import ConfigError
 from src.models import build_model
+from src.models.reference_figures import REFERENCE
 from src.models import inception_v2 as v2
 from src.models.registry import get_spec
 from src.profiling import count_macs, count_params
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
-# The base networks at their ImageNet input (params: tests/models/test_inception_v2_v3.py and
-# test_inception_v4_resnet.py; MACs: our count_macs of the same graphs, 2.0326 G / 13.156 G).
+# The base networks at their ImageNet input (params: the golden table, src/models/reference_figures.py;
+# MACs: our count_macs of the same graphs, 2.0326 G / 13.156 G). The ImageNet-input checks: -m slow.
 BASE = {
-    "se_inception_v2": ("inception_v2", 11_285_224, 2_032_600_064),
-    "se_inception_resnet_v2": ("inception_resnet_v2", 55_813_192, 13_155_794_016),
+    "se_inception_v2": ("inception_v2", REFERENCE["inception_v2"].params, 2_032_600_064),
+    "se_inception_resnet_v2": ("inception_resnet_v2", REFERENCE["inception_resnet_v2"].params, 13_155_794_016),
 }
 #: SENet Table 2 multiply-adds ("GFLOPs", §0): (SE network, its re-implemented base network).
 PAPER_MACS = {"se_inception_v2": (2.04e9, 2.03e9), "se_inception_resnet_v2": (11.76e9, 11.75e9)}
@@ -66,6 +67,12 @@ def small_models():
 
 
 @pytest.fixture(scope="module")
+def structure_models(small_models):
+    """The SE networks at their small input: the same modules and SE units as at the ImageNet input."""
+    return {name: small_models[(name, 16)] for name in NAMES}
+
+
+@pytest.fixture(scope="module")
 def paper_layout_models():
     """SE-Inception-ResNet-v2, Fig. 15 layout, r = 16 and 8 (slow tests only)."""
     return {
@@ -74,6 +81,7 @@ def paper_layout_models():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_imagenet_params_grow_by_exactly_the_se_units(name, imagenet_models):
     model = imagenet_models[name]
@@ -81,6 +89,7 @@ def test_imagenet_params_grow_by_exactly_the_se_units(name, imagenet_models):
     assert count_params(model).trainable == base_params + se_overhead(model)
 
 
+@pytest.mark.slow
 def test_imagenet_params_from_the_paper_channel_counts(imagenet_models):
     # Figure 5's module widths for SE-BN-Inception; 10 A blocks at 320, 20 B at 1088, 10 C at 2080 for IR-v2.
     v2_delta = sum(se_params(c) for c in v2.MODULE_CHANNELS.values())
@@ -90,6 +99,7 @@ def test_imagenet_params_from_the_paper_channel_counts(imagenet_models):
     assert count_params(imagenet_models["se_inception_resnet_v2"]).trainable == 55_813_192 + ir_delta
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_imagenet_macs_overhead_is_small_like_table_2(name, imagenet_models):
     macs = count_macs(imagenet_models[name]).total
@@ -103,8 +113,8 @@ def test_imagenet_macs_overhead_is_small_like_table_2(name, imagenet_models):
 
 
 @pytest.mark.parametrize("name, units", [("se_inception_v2", 10), ("se_inception_resnet_v2", 10 + 20 + 10)])
-def test_one_se_unit_per_module_at_the_figure_position(name, units, imagenet_models):
-    model = imagenet_models[name]
+def test_one_se_unit_per_module_at_the_figure_position(name, units, structure_models):
+    model = structure_models[name]
     found = se_units(model)
     if name == "se_inception_v2":
         assert found == [f"inception{m}" for m, _ in v2.INCEPTION_TABLE]
@@ -119,8 +129,8 @@ def test_one_se_unit_per_module_at_the_figure_position(name, units, imagenet_mod
         assert inbound(model, f"{unit}_se_scale") == [f"{unit}{suffix}", f"{unit}_se_gate"]
 
 
-def test_ir_se_is_on_the_branch_before_the_scaling_and_the_addition(imagenet_models):
-    model = imagenet_models["se_inception_resnet_v2"]
+def test_ir_se_is_on_the_branch_before_the_scaling_and_the_addition(structure_models):
+    model = structure_models["se_inception_resnet_v2"]
     assert inbound(model, "stage1_block1_scale") == ["stage1_block1_se_scale"]
     assert inbound(model, "stage1_block1_add") == ["stem_mixed5b", "stage1_block1_scale"]
     assert inbound(model, "stage1_block2_add") == ["stage1_block1_out", "stage1_block2_scale"]
@@ -130,8 +140,8 @@ def test_ir_se_is_on_the_branch_before_the_scaling_and_the_addition(imagenet_mod
     assert all("_se_" not in inbound(model, f"stage2_block{j}_add")[0] for j in range(1, 21))
 
 
-def test_se_bn_inception_feeds_the_next_module_with_the_rescaled_map(imagenet_models):
-    model = imagenet_models["se_inception_v2"]
+def test_se_bn_inception_feeds_the_next_module_with_the_rescaled_map(structure_models):
+    model = structure_models["se_inception_v2"]
     assert inbound(model, "inception3b_1x1_conv") == ["inception3a_se_scale"]
     assert inbound(model, "inception4a_pool") == ["inception3c_se_scale"]
     # The classifier head's global pool reads the last module's SE output.
@@ -162,8 +172,7 @@ def test_paper_layout_has_one_se_per_block(paper_layout_models):
     [
         ("se_inception_v2", (32, 32, 3)),
         ("se_inception_resnet_v2", (32, 32, 3)),
-        ("se_inception_v2", (28, 28, 1)),
-        pytest.param("se_inception_resnet_v2", (28, 28, 1), marks=pytest.mark.slow),
+        pytest.param("se_inception_resnet_v2", (28, 28, 1), marks=pytest.mark.slow),  # se_inception_v2: test_zoo.py
     ],
 )
 def test_small_variant_builds(name, shape, small_models):

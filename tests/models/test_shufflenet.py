@@ -40,6 +40,7 @@ def v1_by_groups():
 # ---------------------------------------------------------------- ShuffleNet v1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("groups", list(V1_TABLE_1_MACS))
 def test_v1_table_1_channels_and_complexity(groups, v1_by_groups):
     model = v1_by_groups[groups]
@@ -49,12 +50,14 @@ def test_v1_table_1_channels_and_complexity(groups, v1_by_groups):
     assert abs(macs / V1_TABLE_1_MACS[groups] - 1) < 0.02, f"g={groups}: {macs / 1e6:.1f} M vs Table 1"
 
 
+@pytest.mark.slow
 def test_v1_params_match_mmpretrain(v1_by_groups):
     params = count_params(v1_by_groups[3]).trainable
     assert params == 1_865_728
     assert abs(params / V1_MMPRETRAIN_PARAMS - 1) < 0.005
 
 
+@pytest.mark.slow  # paper-size builds
 @pytest.mark.parametrize("groups, width", list(V1_WIDTH_MACS))
 def test_v1_width_multiplier_complexity(groups, width):
     keras.backend.clear_session()
@@ -79,6 +82,7 @@ def test_v1_scaled_channels():
             assert stem % g == 0 and all(w % (4 * g) == 0 for w in widths), (g, s)
 
 
+@pytest.mark.slow
 def test_v1_unit_structure(v1_by_groups):
     model = v1_by_groups[3]
     # §3.3: no group conv on the first pointwise layer of stage 2, so no shuffle there either.
@@ -128,6 +132,7 @@ def test_v1_bad_knobs_raise_config_errors(knobs):
 # ---------------------------------------------------------------- ShuffleNet v2
 
 
+@pytest.mark.slow  # paper-size builds
 @pytest.mark.parametrize("width", list(V2_TORCHVISION))
 def test_v2_params_equal_torchvision_and_macs_match_paper(width):
     keras.backend.clear_session()
@@ -152,10 +157,7 @@ def test_v2_unit_structure_and_small_stem_at_fashion_mnist_size():
     assert "stem_pool" not in names
     assert model.get_layer("stage3_block2_1_conv").input.shape[-1] == 232 // 2
     assert all(model.get_layer(f"stage{i}_block1_shuffle").groups == 2 for i in (2, 3, 4))
-    assert model.get_layer("stage4_block4_shuffle").output.shape[1:] == (4, 4, 464)
-    x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
-    y = keras.ops.convert_to_numpy(model(x, training=False))
-    assert y.shape == (2, 10) and np.isfinite(y).all()
+    assert model.get_layer("stage4_block4_shuffle").output.shape[1:] == (4, 4, 464)  # its forward pass: test_zoo.py
 
 
 def test_channel_split_halves_in_order():

@@ -1,103 +1,145 @@
 """Checks every registered network must pass (timm's pattern: a new model is tested by registering it).
 
-Per model, at its documented small-input variant (``spec.small_input_shape`` with ``spec.small_knobs``):
-forward shape and finite outputs, also at Fashion-MNIST's 28×28×1; every knob declared with its
-choices and each choice changing the graph; a Hydra ``conf/model/<name>.yaml`` per name with exactly
-the knobs and their defaults. The slow part (``.keras`` round trip and builtins-only TFLite agreement
-in LiteRT) is marked ``zoo_export``. The default run builds one or two networks per family
-(``DEFAULT_BUILDS``); ``-m slow`` builds the rest.
+Each zoo-wide property is checked here once, at the network's documented small-input variant
+(``spec.small_input_shape`` with ``spec.small_knobs``, the narrowest width where there is a width knob):
+
+- every network: forward shape and finite logits, independent initial kernels, layer names in the
+  name scheme, an exact ``.keras`` round trip and builtins-only TFLite agreement in LiteRT (marked
+  ``zoo_export``; under ``KERAS_BACKEND=jax`` the forward pass only, of one network per family);
+- one network per family (tests/helpers/zoo.py ``REPRESENTATIVES``; the others under ``-m slow``), as
+  these build it many times: softmax by default and features without the top pooled as asked, at
+  Fashion-MNIST's 28×28×1, with the same names in every build; every knob choice changing the graph;
+- every network's knobs declared with their choices, and a Hydra ``conf/model/<name>.yaml`` with
+  exactly the knobs and their defaults.
+
+The paper-size (ImageNet) figures are checked once, in tests/models/test_reference_figures.py (slow).
 """
 
 from __future__ import annotations
 
-import json
+import re
 
 import keras
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from src.errors import ConfigError
 from src.models import build_model, get_spec, list_models
-from tests.conftest import CONF
-
-#: Too deep to build for every test run (3,600 layers, ~30 s); tests/models/test_resnet.py covers it.
-HEAVY = {"resnet1202"}
-#: The networks of a family the default run builds (the builds cost 10–60 s per network on 2 cores);
-#: the others run under ``-m slow``. A family missing here is built in full by default, so a new family
-#: is always tested. Families that share a module with a default-built one are slow-only (an empty set):
-#: SE-ResNet and the bottleneck ResNets share resnet.py with ResNet-18 (whose knob test builds its SE
-#: placements), DenseNet-121 shares densenet.py with DenseNet-BC-100, SE-Inception the Inception
-#: modules; Inception-v4 / -ResNet's small variants cost 6–9 G multiply-adds.
-DEFAULT_BUILDS: dict[str, set[str]] = {
-    "resnet": {"resnet18"},
-    "resnet_cifar": {"resnet20"},
-    "se_resnet": set(),
-    "vgg": {"vgg11_bn"},
-    "densenet": set(),
-    "inception": {"googlenet"},
-    "inception_v4": set(),
-    "inception_resnet": set(),
-    "se_inception": set(),
-    "igc": {"igc"},
-    "squeezenet": {"squeezenet1_1"},
-    "mobilenet_v3": {"mobilenet_v3_small"},
-}
+from tests.helpers.config import CONF
+from tests.helpers.zoo import CLASSES, graph_signature, narrowest, random_images, representative, small_model
 
 
-def _built_by_default(name: str) -> bool:
-    family = get_spec(name).family
-    return family not in DEFAULT_BUILDS or name in DEFAULT_BUILDS[family]
+def _every(name: str):
+    """Every registered network; ResNet-1202's ~3,600 layers take minutes to convert to TFLite: slow.
+    CI's second pass under JAX (marker ``jax``) runs the forward pass of one network per family."""
+    marks = [pytest.mark.slow] if name == "resnet1202" else []
+    if representative(name):
+        marks.append(pytest.mark.jax)
+    return pytest.param(name, marks=marks)
 
 
-MODELS = [
-    n if _built_by_default(n) else pytest.param(n, marks=pytest.mark.slow) for n in list_models() if n not in HEAVY
-]
-CLASSES = 10
+EVERY = [_every(n) for n in list_models()]
+#: One network per family by default, the others under ``-m slow``.
+PER_FAMILY = [n if representative(n) else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
+#: Lower-case words and numbers joined by underscores (``stage2_block1_1_conv``, ``fire3_expand3x3``,
+#: ``mixed5b``), never a Keras auto name (``conv2d_7``: a layer built without ``name=``, which would
+#: change with what was built before it).
+NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
 
-def small_model(name: str, input_shape=None, **knobs) -> keras.Model:
-    spec = get_spec(name)
+def _auto_name(layer: keras.layers.Layer) -> bool:
+    """Whether the name is the one Keras gives a layer built without ``name=`` (keras.src.utils.naming):
+    its class in snake case and, from the second such layer in the session on, a counter."""
+    auto = re.sub(r"\W+", "", type(layer).__name__)
+    auto = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", auto)).lower()
+    return bool(re.fullmatch(rf"{re.escape(auto)}_\d+", layer.name))
+
+
+def _names_outside_the_scheme(model: keras.Model) -> list[str]:
+    return [layer.name for layer in model.layers if not NAME.fullmatch(layer.name) or _auto_name(layer)]
+
+
+def test_the_name_check_catches_keras_auto_names_and_other_spellings():
     keras.backend.clear_session()
-    return build_model(
-        name, input_shape=input_shape or spec.small_input_shape, classes=CLASSES, classifier_activation=None,
-        **{**spec.small_knobs, **knobs},
-    )
+    inputs = keras.Input((8, 8, 3), name="input")
+    x = keras.layers.Conv2D(4, 3, name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(x))
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="Head-Pool")(x)
+    # The first unnamed layer of a class in a session ("conv2d") is indistinguishable from a chosen name;
+    # the second gets a counter. Every network repeats its blocks, so a block without names is caught.
+    assert _names_outside_the_scheme(keras.Model(inputs, x)) == ["batch_normalization_1", "Head-Pool"]
 
 
-def random_images(shape, n: int = 2) -> np.ndarray:
-    return np.random.default_rng(0).normal(size=(n, *shape)).astype("float32")
+def _logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(model(images, training=False))
 
 
-def graph_signature(model: keras.Model) -> str:
-    """The model's architecture (layer configs and connectivity) as canonical JSON."""
-    return json.dumps(json.loads(model.to_json()), sort_keys=True)
+@pytest.mark.zoo_export
+@pytest.mark.parametrize("name", EVERY)
+def test_small_variant_runs_round_trips_and_exports(name, tmp_path):
+    model = small_model(name, **narrowest(name))
+    images = random_images(model.input_shape[1:], 4)
+    if keras.backend.backend() == "jax":
+        # CI's second pass checks the ops' portability: one compiled forward pass (3x cheaper than
+        # op-by-op dispatch, which compiles every op for its shapes); no TFLite under JAX.
+        logits = keras.ops.convert_to_numpy(model.predict_on_batch(images))
+        assert logits.shape == (4, CLASSES) and np.isfinite(logits).all(), name
+        return
+    expected = _logits(model, images)
+    assert expected.shape == (4, CLASSES) and np.isfinite(expected).all(), name
 
+    bad = _names_outside_the_scheme(model)
+    assert not bad, f"{name}: layer names outside the scheme: {bad[:10]}"
 
-@pytest.mark.jax
-@pytest.mark.parametrize("name", MODELS)
-def test_small_variant_builds_runs_and_is_finite(name):
-    spec = get_spec(name)
-    # Under JAX (CI's second pass, which checks the ops' portability) one input size is enough, and one
-    # compiled forward pass is 3x cheaper than op-by-op dispatch, which compiles every op for its shapes.
-    on_jax = keras.backend.backend() == "jax"
-    for shape in (spec.small_input_shape,) if on_jax else (spec.small_input_shape, (28, 28, 1)):
-        model = small_model(name, shape)
-        images = random_images(shape)
-        logits = keras.ops.convert_to_numpy(model.predict_on_batch(images) if on_jax else model(images, training=False))
-        assert logits.shape == (2, CLASSES), (name, shape)
-        assert np.isfinite(logits).all(), (name, shape)
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_no_two_kernels_start_identical(name):
     # A shared unseeded Keras 3 initializer instance repeats its values: same-shape layers would start equal.
     seen: dict[bytes, str] = {}
-    for weight in small_model(name).trainable_weights:
+    for weight in model.trainable_weights:
         if len(weight.shape) < 2 or int(np.prod(weight.shape)) < 16:
             continue
         key = keras.ops.convert_to_numpy(weight).tobytes()
         assert key not in seen, f"{name}: {weight.path} starts equal to {seen[key]}"
         seen[key] = weight.path
+
+    from src.export.tflite import convert_to_tflite, verify_tflite
+
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(_logits(reloaded, images), expected)
+    report = verify_tflite(convert_to_tflite(model, tmp_path / "m.tflite"), model, images)
+    # Untrained deep nets (BN statistics still 0/1) have logits up to ~1e14 (ResNet-152): the 1e-4
+    # bound is on logits of unit scale, relative above it.
+    scale = max(1.0, float(np.abs(expected).max()))
+    assert report.max_abs_logit_diff <= 1e-4 * scale, (name, report.max_abs_logit_diff, scale)
+    assert report.top1_agreement == 1.0, name
+
+
+@pytest.mark.parametrize("name", PER_FAMILY)
+def test_at_fashion_mnist_size_softmax_by_default_and_features_pooled_as_asked(name):
+    """At 28×28×1: softmax probabilities by default (keras.applications); include_top=False gives the
+    feature map (pooling=None), its global average ("avg") or maximum ("max") over the positions, with
+    the same layer names in every build (no auto names that depend on what the session built before)."""
+    shape = (28, 28, 1)
+    images = random_images(shape)
+    keras.backend.clear_session()
+    probabilities = _logits(build_model(name, input_shape=shape, classes=CLASSES, **get_spec(name).small_knobs), images)
+    assert probabilities.shape == (2, CLASSES) and np.isfinite(probabilities).all(), name
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    features_model = small_model(name, shape, include_top=False)
+    if get_spec(name).family == "lenet":  # no spatial features at the top: pooling is refused by name
+        assert features_model.output.shape == (None, features_model.output.shape[-1])
+        with pytest.raises(ConfigError, match="pooling='avg' does not apply"):
+            small_model(name, shape, include_top=False, pooling="avg")
+        return
+    features = _logits(features_model, images)
+    assert features.ndim == 4 and np.isfinite(features).all(), (name, features.shape)
+    names = [layer.name for layer in features_model.layers]
+    for pooling, reduce in (("avg", np.mean), ("max", np.max)):
+        pooled_model = small_model(name, shape, clear=False, include_top=False, pooling=pooling)
+        assert [layer.name for layer in pooled_model.layers][: len(names)] == names, f"{name}: names changed"
+        pooled_model.set_weights(features_model.get_weights())
+        np.testing.assert_allclose(_logits(pooled_model, images), reduce(features, axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
 def test_every_registered_name_has_a_paper_and_a_family():
@@ -118,7 +160,7 @@ def test_knob_choices_are_declared_for_every_knob(name):
         assert knob in knobs, f"{name}: small_knobs names {knob!r}, which is not a knob"
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", PER_FAMILY)
 def test_every_knob_choice_changes_the_graph(name):
     spec = get_spec(name)
     base = spec.small_knobs
@@ -134,8 +176,6 @@ def test_every_knob_choice_changes_the_graph(name):
             )
     # The small-input knobs' other values, at the small input where they fit, else (a paper-size stem
     # on a 32-pixel input is refused with a ConfigError) both values at the default input.
-    from src.errors import ConfigError
-
     for knob, small_value in base.items():
         for value in spec.knob_choices[knob]:
             if value == small_value:
@@ -167,22 +207,3 @@ def test_conf_model_file_lists_exactly_the_knobs_with_their_defaults(name):
         default = knobs[key]
         same = list(default) == value if isinstance(default, tuple) else default == value
         assert same, f"{name}.{key}: yaml has {value!r}, the builder's default is {default!r}"
-
-
-@pytest.mark.zoo_export
-@pytest.mark.parametrize("name", MODELS)
-def test_keras_round_trip_and_tflite_agree(name, tmp_path):
-    from src.export.tflite import convert_to_tflite, verify_tflite
-
-    model = small_model(name)
-    images = random_images(model.input_shape[1:], 4)
-    expected = keras.ops.convert_to_numpy(model(images, training=False))
-    model.save(tmp_path / "m.keras")
-    reloaded = keras.saving.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(images, training=False)), expected)
-    report = verify_tflite(convert_to_tflite(model, tmp_path / "m.tflite"), model, images)
-    # Untrained deep nets (BN statistics still 0/1) have logits up to ~1e14 (ResNet-152): the 1e-4
-    # bound is on logits of unit scale, relative above it.
-    scale = max(1.0, float(np.abs(expected).max()))
-    assert report.max_abs_logit_diff <= 1e-4 * scale, (name, report.max_abs_logit_diff, scale)
-    assert report.top1_agreement == 1.0, name

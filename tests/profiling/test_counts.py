@@ -230,6 +230,7 @@ def test_macs_equal_half_of_profiler_flops(build):
     assert 2 * count_macs(model).total == sum(tf_profiler_flops(model).values())
 
 
+@pytest.mark.slow  # two paper-size keras.applications builds; the profiler tests above check the counter by default
 def test_known_figures_mobilenet_v2_and_resnet50():
     mobilenet = keras.applications.MobileNetV2(weights=None)
     assert count_params(mobilenet).trainable == 3_504_872

@@ -26,8 +26,8 @@ from src.errors import CheckpointError, ConfigError, DataError
 from src.redact import MASK, redact, redact_logging
 from src.train.carry import MANIFEST, pack, unpack
 from src.train.jobfile import job_lock, read_job, write_job
-from tests.conftest import ROOT, TINY_JOB
-from tests.reliability.test_carry import _stopped_job
+from tests.helpers.config import ROOT, TINY_JOB
+from tests.helpers.jobs import stopped_job
 
 SECRET = "hunter2-s3cret"
 
@@ -80,7 +80,7 @@ def _with_run(manifest: dict, entries: dict[str, bytes], record: dict | None = N
 
 @pytest.fixture
 def good_bundle(tmp_path) -> tuple[dict, dict[str, bytes]]:
-    job = _stopped_job(tmp_path / "packed")
+    job = stopped_job(tmp_path / "packed")
     pack(job, tmp_path / "good.tar.gz", with_mlflow=False)
     return _read_bundle(tmp_path / "good.tar.gz")
 
@@ -407,7 +407,7 @@ def test_an_unreachable_server_is_named_without_its_password(monkeypatch):
 
 
 def test_a_bundle_carries_no_credentials(tmp_path):
-    job = _stopped_job(tmp_path / "old")
+    job = stopped_job(tmp_path / "old")
     write_job(job, error=f"MLflow tracking server http://alice:{SECRET}@h is unreachable")
     (job / "run.log").write_text(f"[INFO] store http://alice:{SECRET}@h\n")
     (job / "config.yaml").write_text((job / "config.yaml").read_text() + f"logger: {{tracking_uri: 'http://a:{SECRET}@h'}}\n")
@@ -423,7 +423,7 @@ def test_a_job_with_a_password_in_its_tracking_uri_writes_it_nowhere(tmp_path):
     not in run.log, job.json, config.yaml, Hydra's record, the MLflow params and tags, stderr."""
     import mlflow
 
-    from tests.test_cli import run_cli
+    from tests.helpers.cli import run_cli
 
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     job = [o for o in TINY_JOB if o != "logger=none"] + [
@@ -442,7 +442,7 @@ def test_a_job_with_a_password_in_its_tracking_uri_writes_it_nowhere(tmp_path):
 
 
 def test_an_unreachable_server_with_a_password_is_logged_without_it(tmp_path):
-    from tests.test_cli import run_cli
+    from tests.helpers.cli import run_cli
 
     uri = f"http://alice:{SECRET}@127.0.0.1:9/?token={SECRET}"
     proc = run_cli([o for o in TINY_JOB if o != "logger=none"], tmp_path, env={"MLFLOW_TRACKING_URI": uri})
@@ -461,7 +461,7 @@ def test_an_unreachable_server_with_a_password_is_logged_without_it(tmp_path):
 def test_a_corrupt_resume_state_is_reported_with_resume_never(tmp_path, pointer):
     from src.train.loop import _previous_job
     from src.train.resume import job_fingerprint
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     cfg = compose_config(list(TINY_JOB), output_dir=tmp_path / "job")
     (tmp_path / "job" / "state").mkdir(parents=True)
@@ -519,7 +519,7 @@ def test_a_full_store_is_one_line_naming_it(tmp_path):
 
 
 def test_the_cli_reports_a_corrupt_store_in_one_line_before_training(tmp_path):
-    from tests.test_cli import run_cli
+    from tests.helpers.cli import run_cli
 
     db = tmp_path / "store" / "mlflow.db"
     db.parent.mkdir()
@@ -558,7 +558,7 @@ def test_the_loss_guard_threshold(loss, diverged):
 def test_an_exploding_finite_loss_stops_the_job_with_the_documented_message(tmp_path):
     from src.errors import TrainingDivergedError
     from src.train import train
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     cfg = compose_config([*TINY_JOB, "train.learning_rate=1e6", "train.epochs=3"], output_dir=tmp_path / "out")
     with pytest.raises(TrainingDivergedError, match="not finite or above 1000 stops the job") as info:

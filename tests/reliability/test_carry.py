@@ -9,7 +9,6 @@ import os
 import socket
 import tarfile
 import time
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -18,8 +17,8 @@ import pytest
 from src.errors import CheckpointError, ConfigError
 from src.train.carry import DROPPED_TAGS, main, pack, read_manifest, unpack
 from src.train.jobfile import write_job
-from tests.reliability.test_resume import (
-    JOB, final_weights, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog,
+from tests.helpers.jobs import (
+    JOB, final_weights, fresh_store, kill_after_epoch, run, start, stopped_job, wait_for_the_watchdog,
 )
 
 
@@ -73,25 +72,8 @@ def test_a_carried_job_resumes_in_the_new_store_and_ends_as_if_never_moved(tmp_p
         np.testing.assert_array_equal(a, b)
 
 
-def _stopped_job(root: Path, epoch: int = 2, status: str = "killed") -> Path:
-    """A job folder as training leaves it, without training: config, job record, state pointer + file."""
-    job = root / "sweep" / "0"
-    (job / "state").mkdir(parents=True)
-    (job / ".hydra").mkdir()
-    (job / ".hydra" / "overrides.yaml").write_text("- model=resnet20\n")
-    (job / "config.yaml").write_text(f"model: {{name: resnet20}}\ntrain: {{epochs: 5}}\nresume_root: {root}\n")
-    (job / "history.csv").write_text("epoch,loss\n0,2.0\n1,1.5\n")
-    (job / "state" / f"epoch-{epoch:04d}.weights.h5").write_bytes(os.urandom(4096))
-    (job / "state" / "latest.json").write_text(json.dumps({"epoch": epoch, "weights": f"epoch-{epoch:04d}.weights.h5"}))
-    (job / "state" / ".epoch-0003.weights.h5.tmp.weights.h5").write_bytes(b"half-written")
-    (job / "checkpoints").mkdir()
-    (job / "checkpoints" / "last.keras").write_bytes(b"model")
-    write_job(job, fingerprint="f" * 64, status=status, pid=None, host="elsewhere")
-    return job
-
-
 def test_pack_and_unpack_without_mlflow_keep_every_file_and_leave_temporaries_behind(tmp_path):
-    job = _stopped_job(tmp_path / "old")
+    job = stopped_job(tmp_path / "old")
     bundle = tmp_path / "b.tar.gz"
     manifest = pack(job, bundle, with_mlflow=False)
     assert manifest["relative_path"] == "sweep/0" and manifest["epoch"] == 2 and manifest["mlflow"] is None
@@ -111,14 +93,14 @@ def test_pack_and_unpack_without_mlflow_keep_every_file_and_leave_temporaries_be
 def test_pack_refuses_jobs_with_nothing_to_carry(tmp_path):
     with pytest.raises(ConfigError, match="no readable job.json"):
         pack(tmp_path, tmp_path / "b.tar.gz")
-    finished = _stopped_job(tmp_path / "a", status="finished")
+    finished = stopped_job(tmp_path / "a", status="finished")
     with pytest.raises(ConfigError, match="is finished"):
         pack(finished, tmp_path / "b.tar.gz")
-    running = _stopped_job(tmp_path / "b")
+    running = stopped_job(tmp_path / "b")
     write_job(running, status="running", pid=os.getpid(), host=socket.gethostname())
     with pytest.raises(ConfigError, match=f"is running \\(pid {os.getpid()}\\); stop it first"):
         pack(running, tmp_path / "b.tar.gz")
-    fresh = _stopped_job(tmp_path / "c")
+    fresh = stopped_job(tmp_path / "c")
     (fresh / "state" / "latest.json").unlink()
     with pytest.raises(ConfigError, match="has not finished an epoch"):
         pack(fresh, tmp_path / "b.tar.gz")
@@ -126,7 +108,7 @@ def test_pack_refuses_jobs_with_nothing_to_carry(tmp_path):
 
 
 def test_unpack_refuses_a_damaged_or_foreign_bundle_and_writes_nothing(tmp_path):
-    job = _stopped_job(tmp_path / "old")
+    job = stopped_job(tmp_path / "old")
     bundle = tmp_path / "b.tar.gz"
     pack(job, bundle, with_mlflow=False)
     damaged = tmp_path / "damaged.tar.gz"
@@ -151,7 +133,7 @@ def test_unpack_refuses_a_damaged_or_foreign_bundle_and_writes_nothing(tmp_path)
 def test_the_command_line_reports_errors_plainly(tmp_path, capsys):
     assert main(["unpack", str(tmp_path / "missing.tar.gz")]) == 2
     assert "error: no bundle at" in capsys.readouterr().err
-    job = _stopped_job(tmp_path / "old")
+    job = stopped_job(tmp_path / "old")
     assert main(["pack", str(job), str(tmp_path / "b.tar.gz"), "--no-mlflow"]) == 0
     assert "packed resnet20 after epoch 2 of 5 (6 files)" in capsys.readouterr().out
     assert main(["unpack", str(tmp_path / "b.tar.gz")]) == 2  # resume_root lies outside the working folder

@@ -13,8 +13,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from src.cli_checks import check_values, sweep_points
 from src.config_schema import DATA_SCHEMAS, TFLITE_FORMATS, validate_config
 from src.errors import ConfigError
-from tests.conftest import TINY_JOB, compose_config
-from tests.test_cli import run_cli
+from tests.helpers.config import TINY_JOB, compose_config
+from tests.helpers.cli import run_cli
 
 #: The cases of issue 44 item 4 that crashed with a traceback (or, for epochs=0, blamed a NaN loss).
 ISSUE_CASES = [
@@ -176,7 +176,7 @@ def test_every_field_given_a_value_of_another_kind_is_refused_naming_it(data):
 
 
 def test_every_shipped_config_passes_the_schema():
-    from tests.test_configs import EXPERIMENTS
+    from tests.helpers.config import EXPERIMENTS
 
     for overrides in [[], ["debug=smoke"], ["data=synthetic"], ["scale=full", "data.root=/x"],
                       *[[f"experiment={e}"] for e in EXPERIMENTS]]:
@@ -257,7 +257,7 @@ def test_a_knob_named_on_the_command_line_is_kept_even_at_its_file_value():
     from hydra.core.hydra_config import HydraConfig
 
     from src.train.loop import effective_model_knobs
-    from tests.conftest import CONF
+    from tests.helpers.config import CONF
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         full = compose(config_name="config", overrides=["model=resnet18", "model.stem=imagenet"], return_hydra_config=True)
@@ -285,7 +285,7 @@ def test_the_knob_table_is_what_its_command_writes_from_the_registry(tmp_path):
     import sys
 
     from src.models.knob_table import TABLE
-    from tests.conftest import ROOT
+    from tests.helpers.config import ROOT
 
     proc = subprocess.run([sys.executable, "-m", "src.models.knob_table", "--out", str(tmp_path / "t.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -299,7 +299,7 @@ def test_a_bad_value_in_a_recorded_config_is_refused_in_the_job_with_one_line_an
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers.config import ROOT
 
     cfg = compose_config(TINY_JOB)
     cfg.train.epochs = 0

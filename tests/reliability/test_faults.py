@@ -7,8 +7,8 @@ import json
 import mlflow
 import pytest
 
-from tests.conftest import TINY_JOB
-from tests.test_cli import run_cli
+from tests.helpers.config import TINY_JOB
+from tests.helpers.cli import run_cli
 
 
 def test_nan_loss_stops_the_job_marks_it_failed_and_names_the_knob(tmp_path):
@@ -58,7 +58,7 @@ def test_a_corrupt_training_state_is_refused_with_the_way_out(tmp_path, tiny_job
     from src.errors import CheckpointError
     from src.train import train
     from src.train.resume import write_job
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     cfg = compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path)
     train(cfg)
@@ -86,7 +86,7 @@ def test_missing_or_corrupt_model_files_are_refused_clearly(tmp_path, content):
 def test_an_output_that_cannot_be_written_mid_job_gives_a_clear_error(tmp_path, tiny_job):
     from src.errors import ArtifactWriteError
     from src.train import train
-    from tests.conftest import compose_config
+    from tests.helpers.config import compose_config
 
     (tmp_path / "state").write_text("a file where the state folder goes")  # every state write fails
     with pytest.raises(ArtifactWriteError, match=r"could not write .*state.*writable hydra.run.dir"):

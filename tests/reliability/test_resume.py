@@ -6,79 +6,14 @@ written (so mid-way through the next epoch); the same command is then run again.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 
-from src.models import load_model
-from tests.conftest import ROOT, TINY_JOB
-
-#: ~1 s epochs (4,096 synthetic 16x16 images), long enough to be killed mid-way, with MLflow tracking.
-JOB = [o for o in TINY_JOB if o.split("=")[0] not in ("logger", "data.num_train", "train.epochs")] + [
-    "data.num_train=4096", "train.epochs=5", "experiment_name=resume_test",
-]
-
-
-def start(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "src.run", *args], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
-
-def kill_after_epoch(proc: subprocess.Popen, state_pointer_glob: str, root: Path, epoch: int = 1) -> Path:
-    """SIGKILL ``proc`` as soon as a state pointer under ``root`` says ``epoch`` epochs are saved."""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        for pointer in root.glob(state_pointer_glob):
-            try:
-                saved = json.loads(pointer.read_text())["epoch"]
-            except (OSError, ValueError, KeyError):
-                continue
-            if saved >= epoch:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=60)
-                return pointer.parent.parent
-        if proc.poll() is not None:
-            pytest.fail(f"the job ended (code {proc.returncode}) before it could be killed:\n{proc.stdout.read()[-3000:]}")
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail("no epoch was saved within 10 minutes")
-
-
-def wait_for_the_watchdog(job_dir: Path, deadline: float) -> dict:
-    """The job record once the dead job's watchdog has marked it (or, at ``deadline``, as it then stands)."""
-    while json.loads((job_dir / "job.json").read_text())["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return json.loads((job_dir / "job.json").read_text())
-
-
-def fresh_store(tmp_path: Path) -> tuple[str, dict]:
-    """A new SQLite MLflow store under ``tmp_path``: its URI and the environment that selects it."""
-    (tmp_path / "store").mkdir()
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    return uri, {"MLFLOW_TRACKING_URI": uri}
-
-
-def run(args: list[str], env: dict) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "src.run", *args], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
-        capture_output=True, text=True, timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
-
-
-def final_weights(job_dir: Path) -> list[np.ndarray]:
-    return [np.asarray(w) for w in load_model(job_dir / "model.keras").get_weights()]
-
+from tests.helpers.jobs import JOB, final_weights, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog
 
 def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_killed(tmp_path):
     uri, env = fresh_store(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from src.errors import CheckpointError
 from src.models import load_model
 from src.train import train
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 SECRET = "hunter2-do-not-log"
 

@@ -10,38 +10,13 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from src.report.ablation import claims_section, group_points, judge, main, read_points
 from src.report.ablation_specs import SPECS, Claim
 from src.report.verdict import Expectation
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
-def _point(sweep, index, point, groups, shuffle, seed, accuracy):
-    folder = sweep / str(index)
-    folder.mkdir(parents=True)
-    cfg = {"seed": seed, "ablation_point": point, "model": {"name": "shufflenet_v1", "groups": groups,
-                                                           "width_multiplier": 0.25, "shuffle": shuffle}}
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-    (folder / "job.json").write_text(json.dumps({"status": "finished" if accuracy else "killed",
-                                                 "git_commit": "0123456789abcdef"}))
-    if accuracy is not None:
-        (folder / "results.json").write_text(json.dumps({"test_accuracy": accuracy, "params_trainable": 60000,
-                                                         "macs": 2.5e6, "wall_seconds": 100.0}))
-        (folder / "history.csv").write_text("epoch,loss,val_accuracy\n0,1.2,0.5\n1,0.8,%.3f\n" % accuracy)
-
-
-@pytest.fixture
-def sweep(tmp_path):
-    sweep = tmp_path / "multirun" / "shufflenet_groups" / "t0"
-    index = 0
-    for point, groups, shuffle, base in [("g1", 1, True, 0.80), ("g3", 3, True, 0.85), ("g3_noshuffle", 3, False, 0.84)]:
-        for seed in (1, 2, 3):
-            _point(sweep, index, point, groups, shuffle, seed, base + 0.002 * seed)
-            index += 1
-    _point(sweep, index, "g8", 8, True, 1, None)  # killed
-    return sweep
 
 
 def test_report_tables_claims_and_unfinished_points(sweep, tmp_path):

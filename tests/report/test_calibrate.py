@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT
-from tests.report.test_ablation_report import _point
+from tests.helpers.config import ROOT
+from tests.helpers.reports import write_point
 
 
 def _calibrate(*args: str) -> subprocess.CompletedProcess:
@@ -18,8 +18,8 @@ def _calibrate(*args: str) -> subprocess.CompletedProcess:
 def _sweep(folder, shuffle_gain: float):
     """g3 and g3_noshuffle, 3 seeds; shuffle on − off = shuffle_gain ± seed noise."""
     for k, (seed, noise) in enumerate([(1, 0.004), (2, -0.003), (3, 0.001)]):
-        _point(folder, k, "g3", 3, True, seed, 0.80 + noise + shuffle_gain)
-        _point(folder, 3 + k, "g3_noshuffle", 3, False, seed, 0.80 + noise + 0.002 * k)
+        write_point(folder, k, "g3", 3, True, seed, 0.80 + noise + shuffle_gain)
+        write_point(folder, 3 + k, "g3_noshuffle", 3, False, seed, 0.80 + noise + 0.002 * k)
     return folder
 
 

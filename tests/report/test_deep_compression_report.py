@@ -12,7 +12,7 @@ import pytest
 
 from src.compress.storage import layer_fields, layer_storage, table
 from src.report.deep_compression import main
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def _pruned_kernel(size: int, kept: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 
 from src.report.distillation import main
 from src.report.job_results import read_jobs
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def _job(folder, fraction, seed, baseline, students):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from src.report.dsd import main
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 STAGES = ("dense", "sparse", "redense", "continued", "continued_low")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from src.report.mobile_export import main
-from tests.conftest import TINY_JOB, compose_config
+from tests.helpers.config import TINY_JOB, compose_config
 
 
 def test_table_for_a_tiny_trained_job(tmp_path):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from src.report.stats import seeds_needed
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def _power(*args: str) -> subprocess.CompletedProcess:

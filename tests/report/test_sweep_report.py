@@ -10,7 +10,6 @@ from src.report import __main__ as report_cli
 from src.report import sweep_end
 from src.tracking import setup_experiment
 from src.tracking.sweep import parent_run_file
-from tests.report.test_ablation_report import sweep  # noqa: F401 - the fixture: a shufflenet_groups sweep
 
 
 def _config(sweep_dir, uri, name="shufflenet_groups"):

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-#: Only in the server's backend URI; the tests check that it is printed nowhere.
-DB_PASSWORD = "s3cret-tracking-pw"
+from tests.helpers.tracking_server import DB_PASSWORD
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.reliability.test_resume import JOB, fresh_store, run, start
+from tests.helpers.jobs import JOB, fresh_store, run, start
 
 
 def test_submitit_sweep_nests_points_under_the_parent_and_a_preempted_point_is_requeued_and_resumes(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from src.errors import ConfigError
 from src.tracking import compute_environment, flatten_config, git_info, library_versions
 from src.tracking.store import resolve_tracking_uri
 from src.train import train
-from tests.conftest import compose_config
+from tests.helpers.config import ROOT, compose_config
 
 
 def test_job_is_recorded_with_config_provenance_metrics_and_artifacts(tmp_path, tiny_job, tracking_uri):
@@ -27,7 +28,8 @@ def test_job_is_recorded_with_config_provenance_metrics_and_artifacts(tmp_path, 
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
     assert params["model.name"] == "resnet20" and params["seed"] == "42" and params["data.image_size"] == "16"
     assert len(params["data.fingerprint"]) == 64 and "mean" in params["data.normalization"]
-    assert tags["seed"] == "42" and tags["git_commit"] and tags["git_dirty"] in ("true", "false", "unknown")
+    assert tags["seed"] == "42" and re.fullmatch(r"[0-9a-f]{40}", tags["git_commit"])
+    assert tags["git_dirty"] in ("true", "false")
     assert tags["version.tensorflow"].startswith("2.21") and tags["version.keras"].startswith("3.")
     assert tags["env.keras_backend"] == "tensorflow" and tags["env.tf_onednn"] == "on" and tags["env.cpu"]
     assert metrics["test_accuracy"] == pytest.approx(results["test_accuracy"])
@@ -63,8 +65,15 @@ def test_default_store_is_sqlite_under_mlruns(monkeypatch, tmp_path):
 
 def test_provenance_helpers():
     assert flatten_config({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]", "d": "None"}
-    assert len(git_info()["git_commit"]) in (40, 7)  # a commit hash ("unknown" has 7 letters)
     assert library_versions()["tensorflow"].startswith("2.21")
+
+
+def test_git_info_is_the_checked_out_commit_and_unknown_only_outside_git(tmp_path):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    info = git_info(cwd=str(ROOT))
+    assert re.fullmatch(r"[0-9a-f]{40}", info["git_commit"]) and info["git_commit"] == head
+    assert info["git_dirty"] in ("true", "false")
+    assert git_info(cwd=str(tmp_path)) == {"git_commit": "unknown", "git_dirty": "unknown"}  # not a repository
 
 
 ONEDNN_PROBE = ("import src, tensorflow; from src.tracking.provenance import tensorflow_onednn; "

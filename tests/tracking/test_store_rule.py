@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from src.tracking.store import resolve_tracking_uri
-from tests.conftest import ROOT
+from tests.helpers.config import ROOT
 
 
 def test_every_mlflow_command_in_the_readme_names_the_suites_store(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ if os.environ.get("KERAS_BACKEND") == "jax":  # two host devices for JAX; must p
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.conftest import compose_config  # noqa: E402
+from tests.helpers.config import compose_config  # noqa: E402
 
 #: LeNet-5 has no BatchNormalization, whose per-replica batch statistics would make the runs differ.
 JOB = ["model=lenet5", "data=synthetic", "data.num_train=256", "data.num_val=32", "data.num_test=32",

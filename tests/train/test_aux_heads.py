@@ -10,7 +10,7 @@ import pytest
 from src.errors import ConfigError
 from src.train import train
 from src.train.aux_heads import aux_loss_weight, inference_network
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 
 @pytest.mark.parametrize("network", [

@@ -14,7 +14,7 @@ from src.errors import ConfigError
 from src.train import train
 from src.train.distribution import check_distribution
 from src.train.precision import dtype_policy
-from tests.conftest import ROOT, compose_config
+from tests.helpers.config import ROOT, compose_config
 
 
 @pytest.mark.jax
@@ -32,7 +32,7 @@ def test_bfloat16_training_is_reproducible_with_the_fused_bn(tmp_path, tiny_job)
     the same config and seed still give bit-identical weights under op determinism."""
     import numpy as np
 
-    from tests.train.test_train import weights_of
+    from tests.helpers.jobs import weights_of
 
     runs = []
     for i in range(2):

@@ -9,7 +9,7 @@ import pytest
 from src.errors import ConfigError
 from src.models.saving import load_model
 from src.train import train
-from tests.conftest import TINY_JOB, compose_config
+from tests.helpers.config import TINY_JOB, compose_config
 
 
 def test_a_job_starts_from_the_given_weights(tmp_path):

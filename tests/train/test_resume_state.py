@@ -19,7 +19,7 @@ from src.train.resume import (
     TrainingState, accepted_fingerprints, atomic_write_text, earlier_job, find_previous_job, job_fingerprint,
     reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
 )
-from tests.conftest import compose_config
+from tests.helpers.config import compose_config
 
 
 def test_fingerprint_ignores_where_the_job_runs_but_not_what_it_computes():

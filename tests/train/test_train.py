@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 import pytest
 
@@ -12,11 +11,8 @@ from src.errors import ConfigError
 from src.models import load_model
 from src.train import train
 from src.train.bn_health import dead_bn_channels
-from tests.conftest import compose_config
-
-
-def weights_of(path):
-    return [np.asarray(w) for w in keras.saving.load_model(path).get_weights()]
+from tests.helpers.config import compose_config
+from tests.helpers.jobs import weights_of
 
 
 @pytest.mark.jax
@@ -56,7 +52,7 @@ def test_missing_output_dir_and_bad_knob_are_config_errors(tmp_path, tiny_job):
 
 
 def test_image_folder_job_trains(tmp_path, tiny_job):
-    from tests.data.test_image_folder import make_folder
+    from tests.helpers.data import make_folder
 
     make_folder(tmp_path / "images", per_class=8, size=20)
     make_folder(tmp_path / "images", per_class=3, size=20, sub="test")
