@@ -74,6 +74,25 @@ def shard_positions(input_context: tf.distribute.InputContext | None) -> tuple[i
     return int(input_context.num_input_pipelines), int(input_context.input_pipeline_id)
 
 
+def batch_within_epochs(ds: tf.data.Dataset, per_epoch: int, batch_size: int) -> tf.data.Dataset:
+    """Batches of ``batch_size`` of a stream of epochs of ``per_epoch`` elements each, an epoch's last batch
+    short rather than straddling two epochs (as batching each epoch apart does)."""
+    if per_epoch == 0 or per_epoch % batch_size == 0:
+        return ds.batch(batch_size)
+    batches = math.ceil(per_epoch / batch_size)
+    last = per_epoch - (batches - 1) * batch_size
+
+    def batch_id(k: tf.Tensor, _) -> tf.Tensor:
+        return k // per_epoch * batches + k % per_epoch // batch_size
+
+    def size_of(key: tf.Tensor) -> tf.Tensor:
+        return tf.where(key % batches == batches - 1, tf.constant(last, tf.int64), tf.constant(batch_size, tf.int64))
+
+    # consecutive elements share a batch id, so each window fills, and is emitted, in stream order
+    return ds.enumerate().group_by_window(key_func=batch_id, window_size_func=size_of,
+                                          reduce_func=lambda _, window: window.map(lambda k, x: x).batch(batch_size))
+
+
 class InMemorySource(Source):
     """uint8 arrays brought to the job's size and channels once (`adapt_images`), fed by `src.data.pipeline`."""
 
@@ -157,26 +176,28 @@ class StreamingSource(Source):
             return self._mixed_train_uint8(seed, epochs, start_epoch, batch_size, steps, input_context)
         n = self.num_examples("train")
         pipelines, me = shard_positions(input_context)
+        per_epoch = len(range(me, n, pipelines))  # this pipeline's examples in every epoch
         read = self._reader("train")
         size, channels, recipe, crop_pct, flip = self.size, self.channels, self.recipe, self.crop_pct, self.flip
         jpeg_only = self.jpeg_only
         from src.data.recipes import train_image
 
-        def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        def epoch_indices(epoch: tf.Tensor) -> tf.data.Dataset:
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
             order = order[me::pipelines]  # shard the indices, before any file is read
+            return tf.data.Dataset.from_tensor_slices((tf.fill([per_epoch], epoch), order))
 
-            def load(i: tf.Tensor):
-                encoded, label = read(i)
-                aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i])
-                return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip, jpeg_only), label
+        def load(epoch: tf.Tensor, i: tf.Tensor):
+            encoded, label = read(i)
+            aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i])
+            return train_image(encoded, aug_seed, size, channels, recipe, crop_pct, flip, jpeg_only), label
 
-            ds = tf.data.Dataset.from_tensor_slices(order).map(
-                load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            return ds.batch(batch_size) if batch_size else ds
-
-        return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+        # Only the indices are made per epoch; the decoding runs in one top-level parallel map. The same map
+        # nested in flat_map gave about 15 % fewer images per CPU-second (experiments/bench/input_pipeline).
+        ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_indices).map(
+            load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return batch_within_epochs(ds, per_epoch, batch_size) if batch_size else ds
 
     def _mixed_train_uint8(self, seed: int, epochs: int, start_epoch: int, batch_size: int, steps: int | None,
                            input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
