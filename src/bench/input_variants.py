@@ -8,8 +8,9 @@ process, round after round, so that the machine's load falls on every variant al
 
 * ``raw`` / ``raw_integer_fast``: full ``decode_jpeg`` (libjpeg's default accurate integer IDCT, or
   ``dct_method="INTEGER_FAST"``);
-* ``train``: the suite's pipeline; ``train_copy``: this module's copy of it, the base of the variants
-  below (it must measure like ``train``);
+* ``train``: the suite's pipeline; ``nested_map``: its earlier form, the decoding map nested in the
+  per-epoch ``flat_map``; ``train_copy``: one epoch of it without the per-epoch structure, the base of the
+  variants below;
 * ``integer_fast``: the fused crop decoded with ``dct_method="INTEGER_FAST"``; ``integer_fast_box``: also
   ``fancy_upscaling=False`` (what tf_cnn_benchmarks and NVIDIA's TensorFlow examples decode with);
 * ``no_flip``: without the random flip (the most a cheaper flip can gain); ``epoch_flips``: the flip bits
@@ -32,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-VARIANTS = ("raw", "raw_integer_fast", "train", "train_copy", "integer_fast", "integer_fast_box", "no_flip",
+VARIANTS = ("raw", "raw_integer_fast", "train", "nested_map", "train_copy", "integer_fast", "integer_fast_box", "no_flip",
             "epoch_flips", "batch_flip", "intra_op_1")
 SIZE, BATCH = 224, 64
 
@@ -56,6 +57,20 @@ def _datasets(root: str, names: list[str]):
     def build(name: str) -> tf.data.Dataset:
         if name == "train":
             return source.train_uint8(seed=0, epochs=1, batch_size=BATCH).prefetch(tf.data.AUTOTUNE)
+        if name == "nested_map":  # train_uint8 before 2026-12-07: the parallel map inside flat_map, per epoch
+            def one_epoch(epoch):
+                order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                                 seed=tf.stack([tf.constant(0, tf.int64), epoch]))
+
+                def load_one(i):
+                    encoded, label = read(i)
+                    seed = tf.stack([epoch, i])
+                    return recipes.train_image(encoded, seed, SIZE, 3, recipe, 0.875, True, source.jpeg_only), label
+
+                return tf.data.Dataset.from_tensor_slices(order).map(
+                    load_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(BATCH)
+
+            return tf.data.Dataset.range(0, 1).flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
         dct = "INTEGER_FAST" if "integer_fast" in name else ""
         fancy = name != "integer_fast_box"
 
