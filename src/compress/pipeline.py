@@ -17,7 +17,9 @@ compression job's own process only, never from training or export code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +33,29 @@ class LayerSetting:
     kept_fraction: float
     weight_bits: int
     index_bits: int
+
+
+@dataclass(frozen=True)
+class TrainingStream:
+    """A streamed data set's training batches, normalised on the host, for the retraining stages: the
+    training loop's own stream (`src.data.sources.Source.train_dataset`, a pure function of (seed, epoch)),
+    so nothing holds the data set in memory. ``batches(first_epoch, epochs)`` covers those epochs."""
+
+    batches: Callable[[int, int], Any]
+    steps_per_epoch: int
+
+
+def _steps_per_epoch(x, batch_size: int) -> int:
+    return x.steps_per_epoch if isinstance(x, TrainingStream) else int(np.ceil(len(x) / batch_size))
+
+
+def _fit(model, x, y, epochs: int, batch_size: int, first_epoch: int = 0, callbacks=None) -> None:
+    """``model.fit`` on arrays (x, y), or on ``epochs`` epochs of a `TrainingStream` from ``first_epoch`` on."""
+    if isinstance(x, TrainingStream):
+        model.fit(x.batches(first_epoch, epochs), epochs=epochs, steps_per_epoch=x.steps_per_epoch, verbose=0,
+                  callbacks=callbacks)
+    else:
+        model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
 
 
 def _compile(model, learning_rate):
@@ -49,7 +74,8 @@ DEFAULT_PRUNE_SCHEDULE = PRUNE_SCHEDULES[0]
 def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float,
           schedule: str = DEFAULT_PRUNE_SCHEDULE):
     """Stage 1: prune each named layer to its kept fraction (magnitude), retrain, strip the wrappers.
-    ``schedule`` (PRUNE_SCHEDULES) shapes the SGD learning rate over the stage."""
+    ``schedule`` (PRUNE_SCHEDULES) shapes the SGD learning rate over the stage. (x, y): arrays, or a
+    `TrainingStream` and None."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
@@ -58,11 +84,12 @@ def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size
 
     # Gradual magnitude pruning over the first half of the steps (the mask is recomputed 10 times, the
     # last time at the target), then retraining with the mask fixed: the paper's prune → retrain.
-    steps = epochs * int(np.ceil(len(x) / batch_size))
+    steps = epochs * _steps_per_epoch(x, batch_size)
     frequency = max(1, steps // 20)
     end_step = frequency * 10
     if end_step >= steps:
-        raise ValueError(f"{epochs} epochs of {len(x)} examples are too few steps ({steps}) to prune and retrain")
+        raise ValueError(f"{epochs} epochs of {_steps_per_epoch(x, batch_size)} steps are too few steps ({steps}) "
+                         "to prune and retrain")
 
     def wrap(layer):
         if layer.name in settings:
@@ -75,14 +102,15 @@ def prune(twin, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size
     wrapped = tf_keras.models.clone_model(twin, clone_function=wrap)
     if schedule == "cosine":
         learning_rate = tf_keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    _compile(wrapped, learning_rate).fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0,
-                                         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    _fit(_compile(wrapped, learning_rate), x, y, epochs, batch_size, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     return tfmot.sparsity.keras.strip_pruning(wrapped)
 
 
-def quantise(pruned, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float):
+def quantise(pruned, settings: dict[str, LayerSetting], x, y, epochs: int, batch_size: int, learning_rate: float,
+             first_epoch: int = 0):
     """Stage 2: weight sharing by k-means with linear centroid initialisation, sparsity preserved,
-    centroids retrained; wrappers stripped (the kernels then hold only the shared values)."""
+    centroids retrained; wrappers stripped (the kernels then hold only the shared values). A
+    `TrainingStream` continues at ``first_epoch`` (after pruning's epochs), so it reads fresh orders."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
@@ -97,7 +125,7 @@ def quantise(pruned, settings: dict[str, LayerSetting], x, y, epochs: int, batch
 
     wrapped = tf_keras.models.clone_model(pruned, clone_function=wrap)
     if epochs:
-        _compile(wrapped, learning_rate).fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+        _fit(_compile(wrapped, learning_rate), x, y, epochs, batch_size, first_epoch=first_epoch)
     return clustering.strip_clustering(wrapped)
 
 
@@ -112,7 +140,15 @@ def storage(twin, settings: dict[str, LayerSetting]) -> list[LayerStorage]:
     return rows
 
 
-def evaluate(model, x, y) -> float:
-    """Top-1 accuracy of a tf_keras model on (x, y)."""
+def evaluate(model, x, y=None) -> float:
+    """Top-1 accuracy of a tf_keras model on arrays (x, y), or on a dataset x of (images, labels) batches
+    (a streamed test split, each example once)."""
+    if y is None:
+        correct = total = 0
+        for images, labels in x:
+            logits = np.asarray(model(images, training=False))
+            correct += int(np.sum(np.argmax(logits, axis=-1) == labels.numpy()))
+            total += len(logits)
+        return correct / max(total, 1)
     logits = model.predict(x, verbose=0, batch_size=512)
     return float(np.mean(np.argmax(logits, axis=-1) == y))

@@ -146,7 +146,8 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
 
     from src.compress.run import load_job_data
     from src.compress.twin import check_twin, tf_keras_twin
-    from src.errors import ExportError
+    from src.data import STREAMING
+    from src.errors import ConfigError, ExportError
     from src.export.tflite import _atomic_write, tflite_filename, verify_and_record
     from src.models import load_model
 
@@ -154,6 +155,9 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     keras.utils.set_random_seed(seed)
     tf_keras.utils.set_random_seed(seed)
     model = load_model(job_dir / "model.keras", compile=False)
+    if OmegaConf.load(job_dir / "config.yaml").data.get("name") in STREAMING:
+        raise ConfigError(f"QAT (src.compress.qat) fine-tunes on its job's data in memory and {job_dir} streamed "
+                          "its data set; run QAT on a job trained on an in-memory data set.")
     x_train, y_train, x_test, y_test = load_job_data(job_dir)
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]

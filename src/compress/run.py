@@ -3,7 +3,8 @@
     python -m src.compress.run outputs/<experiment>/<job> --settings conf/compress/lenet_300_100.yaml \
         [--prune-epochs 6] [--share-epochs 3] [--learning-rate 0.01] [--prune-schedule constant|cosine] [--share-learning-rate 1e-4] [--batch-size 128] [--out DIR]
 
-Reads the job's ``config.yaml`` (its data and normalisation) and ``model.keras``, builds the tf_keras
+Reads the job's ``config.yaml`` (its data and normalisation; a streamed data set is streamed through the
+training loop's pipeline, never loaded) and ``model.keras``, builds the tf_keras
 twin (outputs checked equal), prunes and retrains, shares weights and retrains the centroids, counts the
 storage of every stage per layer, copies the compressed weights back into the Keras 3 model and saves it
 as ``compressed.keras``. Writes ``report.json`` and ``README.md`` (accuracy after each stage, storage
@@ -59,21 +60,42 @@ def weight_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
 
 
-def load_job_data(job_dir: Path):
-    """(x_train, y_train, x_test, y_test) of a job, adapted and normalised as it was trained."""
-    from src.data import load_splits, require_in_memory
+def load_job_data(job_dir: Path, batch_size: int = 128, seed: int = 0):
+    """(x_train, y_train, x_test, y_test) of a job, adapted and normalised as it was trained. A streamed data
+    set (``data=imagenet_folder``, ``tfrecord``, ``tfds``) is never loaded: it gives a `TrainingStream` of the
+    training loop's own pipeline (batches of ``batch_size``, seeded by ``seed``) and a test dataset, with
+    None for the labels."""
+    from src.data import STREAMING, load_splits
     from src.data.pipeline import Normalization, adapt_images
 
     cfg = OmegaConf.load(job_dir / "config.yaml")
     d = cfg.data
-    require_in_memory(d, "Deep Compression's retraining (src.compress)")
-    splits = load_splits(d)
     norm = Normalization.create(d.normalize.mean, d.normalize.std, int(d.channels))
+    if d.get("name") in STREAMING:
+        return _streamed_job_data(d, norm, batch_size, seed)
+    splits = load_splits(d)
 
     def prep(images):
         return norm.apply_numpy(adapt_images(images, int(d.image_size), int(d.channels), d.get("resize", "pad")))
 
     return prep(splits.x_train), splits.y_train, prep(splits.x_test), splits.y_test
+
+
+def _streamed_job_data(d, norm, batch_size: int, seed: int):
+    from src.compress.pipeline import TrainingStream
+    from src.data import open_source
+    from src.data.pipeline import steps_per_epoch
+
+    source = open_source(d)
+    spe = steps_per_epoch(source.num_examples("train"), batch_size)
+
+    def batches(first_epoch: int, epochs: int):
+        return source.train_dataset(norm, batch_size, seed=seed, epochs=first_epoch + epochs, start_epoch=first_epoch,
+                                    steps=spe)
+
+    print(f"streaming {source.num_examples('train')} training and {source.num_examples('test')} test images "
+          f"from {source.source}", flush=True)
+    return TrainingStream(batches, spe), None, source.eval_dataset("test", norm, 256), None
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -109,7 +131,7 @@ def compress_job(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.job_dir / "model.keras", compile=False)
     settings = read_settings(args.settings, weight_layer_names(model))
-    x_train, y_train, x_test, y_test = load_job_data(args.job_dir)
+    x_train, y_train, x_test, y_test = load_job_data(args.job_dir, args.batch_size, args.seed)
     twin = tf_keras_twin(model)
     report: dict = {"job": str(args.job_dir), "settings": str(args.settings), "seed": args.seed,
                     "twin_max_abs_diff": check_twin(model, twin)}
@@ -119,7 +141,8 @@ def compress_job(args) -> dict:
                    args.prune_schedule)
     report["accuracy_pruned"] = evaluate(pruned, x_test, y_test)
     print(f"pruned + retrained: test accuracy {report['accuracy_pruned']:.4f}", flush=True)
-    shared = quantise(pruned, settings, x_train, y_train, args.share_epochs, args.batch_size, args.share_learning_rate)
+    shared = quantise(pruned, settings, x_train, y_train, args.share_epochs, args.batch_size, args.share_learning_rate,
+                      first_epoch=args.prune_epochs)
     report["accuracy_quantised"] = evaluate(shared, x_test, y_test)
     print(f"pruned + quantised: test accuracy {report['accuracy_quantised']:.4f}", flush=True)
     rows = storage(shared, settings)

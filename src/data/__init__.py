@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 DATASETS = ("fashion_mnist", "synthetic", "image_folder", "imagenet_folder", "tfrecord", "tfds")
 #: Data sets streamed from disk (`src.data.sources.StreamingSource`); the others are held in memory.
 STREAMING = ("imagenet_folder", "tfrecord", "tfds")
+#: Streamed data sets read in record order, without random access by example index.
+READ_IN_ORDER = ("tfrecord", "tfds")
 
 
 def open_source(data_cfg: Mapping[str, Any]) -> Source:
@@ -23,8 +25,9 @@ def open_source(data_cfg: Mapping[str, Any]) -> Source:
     from src.data.sources import InMemorySource
 
     name = data_cfg.get("name")
-    if name in STREAMING and (data_cfg.get("labelled_fraction") is not None or data_cfg.get("pseudo_labels")):
-        raise ConfigError(f"data.labelled_fraction and data.pseudo_labels need an in-memory data set, not data={name}.")
+    if name in READ_IN_ORDER and (data_cfg.get("labelled_fraction") is not None or data_cfg.get("pseudo_labels")):
+        raise ConfigError(f"data.labelled_fraction and data.pseudo_labels pick examples by index: data={name} is read "
+                          "in record order. Use data=imagenet_folder (streamed, indexed) or an in-memory data set.")
     if name == "imagenet_folder":
         from src.data.folder_source import FolderSource
 
@@ -43,13 +46,6 @@ def open_source(data_cfg: Mapping[str, Any]) -> Source:
         crop_pad=int(augment.get("random_crop_pad", 0)), flip=bool(augment.get("horizontal_flip", False)),
         eval_subset=data_cfg.get("eval_subset"), pseudo_ratio=data_cfg.get("pseudo_ratio"),
     )
-
-
-def require_in_memory(data_cfg: Mapping[str, Any], what: str) -> None:
-    """Stop a job that still needs the whole data set in memory when given a streamed one."""
-    if data_cfg.get("name") in STREAMING:
-        raise ConfigError(f"{what} holds its data set in memory and cannot read data={data_cfg.get('name')} yet; "
-                          "use data=image_folder for a small folder, or train with the default task.")
 
 
 def load_splits(data_cfg: Mapping[str, Any]) -> DataSplits:
@@ -123,4 +119,4 @@ def _load(data_cfg: Mapping[str, Any]) -> DataSplits:
     raise ConfigError(f"Unknown data set {name!r}.{did_you_mean(str(name), DATASETS)} Available: {', '.join(DATASETS)}.")
 
 
-__all__ = ["DATASETS", "STREAMING", "DataSplits", "load_semi_supervised", "load_splits", "open_source", "require_in_memory"]
+__all__ = ["DATASETS", "READ_IN_ORDER", "STREAMING", "DataSplits", "load_semi_supervised", "load_splits", "open_source"]

@@ -69,9 +69,56 @@ class FolderSource(StreamingSource):
         self.source = str(self.root)
         self.fingerprint = fingerprint(manifest.digest, train_idx, val_idx, test_idx,
                                        f"{self.size},{self.channels},{data_cfg.get('recipe')},{self.crop_pct}")
+        self._semi_supervised(data_cfg)
+
+    def _semi_supervised(self, data_cfg: Mapping[str, Any]) -> None:
+        """``data.labelled_fraction``: keep a stratified labelled part of the training split and put the rest
+        in the "pool" split (its labels are read by reporting only); ``data.pseudo_labels``: add the pool
+        files the distillation job labelled, with those labels, as the "extra" split, mixed into every batch
+        at ``data.pseudo_ratio`` (or shuffled with the labelled part when it is null). As
+        `src.data.labelled` does for in-memory sets, with file indices instead of image arrays: only paths
+        and labels are held, O(N) small numbers."""
+        from src.data.labelled import load_pseudo_labels, pool_rows, stratified_labelled_split
+
+        fraction, pseudo = data_cfg.get("labelled_fraction"), data_cfg.get("pseudo_labels")
+        if fraction is None:
+            if pseudo:
+                raise ConfigError("data.pseudo_labels needs data.labelled_fraction (the split the labels were made for).")
+            return
+        full = self.files["train"]
+        labelled, unlabelled = stratified_labelled_split(full.labels, float(fraction), int(data_cfg.get("labelled_seed", 0)))
+        self.pool_indices = unlabelled  # into the (subset) training split, as the pseudo-labels file stores them
+        self.files["train"], self.files["pool"] = full.take(labelled), full.take(unlabelled)
+        self.fingerprint = fingerprint(self.fingerprint, "labelled", labelled)
+        if not pseudo:
+            return
+        indices, labels = load_pseudo_labels(pseudo)
+        rows = pool_rows(unlabelled, indices, labels, self.num_classes)
+        pool = self.files["pool"].take(rows)
+        extra = SplitFiles(pool.paths, labels.astype(np.int64), pool.sizes)
+        self.fingerprint = fingerprint(self.fingerprint, "pseudo", np.asarray(indices, np.int64), labels.astype(np.int64))
+        ratio = data_cfg.get("pseudo_ratio")
+        if ratio is None:  # a plain union, shuffled together
+            train = self.files["train"]
+            self.files["train"] = SplitFiles(train.paths + extra.paths, np.concatenate([train.labels, extra.labels]),
+                                             np.concatenate([train.sizes, extra.sizes]))
+        elif len(extra):
+            from src.data.pipeline import batch_shares
+
+            batch_shares(2, float(ratio))  # a ratio outside (0, 1) is refused now, not at the first batch
+            self.files["extra"], self.pseudo_ratio = extra, float(ratio)
+
+    def mixed_shares(self, batch_size: int) -> tuple[int, int] | None:
+        if "extra" not in self.files:
+            return None
+        from src.data.pipeline import batch_shares
+
+        return batch_shares(batch_size, self.pseudo_ratio)
 
     def num_examples(self, split: str) -> int:
-        return len(self.files[split])
+        """Examples of ``split``; "train" counts the pseudo-labelled "extra" files too (as one epoch's steps do)."""
+        extra = len(self.files["extra"]) if split == "train" and "extra" in self.files else 0
+        return len(self.files[split]) + extra
 
     def _reader(self, split: str):
         files = self.files[split]

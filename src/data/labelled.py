@@ -77,20 +77,26 @@ def load_pseudo_labels(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         return f["indices"].astype(np.int64), f["labels"].astype(np.int64)
 
 
-def with_pseudo_labels(labelled: DataSplits, pool: UnlabelledPool, indices: np.ndarray, labels: np.ndarray) -> DataSplits:
-    """``labelled`` plus the pool images at ``indices`` as a second training source with ``labels``.
-
-    Refuses indices outside the unlabelled pool: a pseudo-label on a labelled, validation or test image
-    would be leakage."""
-    position = {int(i): k for k, i in enumerate(pool.indices)}
+def pool_rows(pool_indices: np.ndarray, indices: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Positions in the unlabelled pool of pseudo-labelled ``indices`` (into the full training split), after
+    checking that every index lies in the pool (else leakage) and every label in 0..num_classes-1."""
+    position = {int(i): k for k, i in enumerate(pool_indices)}
     missing = [int(i) for i in indices if int(i) not in position]
     if missing:
         raise DataError(f"{len(missing)} pseudo-labels point outside the unlabelled part (e.g. index {missing[0]}); "
                         "the file belongs to another labelled split (data.labelled_fraction / data.labelled_seed).")
     rows = np.array([position[int(i)] for i in indices], dtype=np.int64)
-    num_classes = labelled.num_classes
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise DataError(f"pseudo-labels must lie in 0..{num_classes - 1}, got {labels.min()}..{labels.max()}.")
+    return rows
+
+
+def with_pseudo_labels(labelled: DataSplits, pool: UnlabelledPool, indices: np.ndarray, labels: np.ndarray) -> DataSplits:
+    """``labelled`` plus the pool images at ``indices`` as a second training source with ``labels``.
+
+    Refuses indices outside the unlabelled pool: a pseudo-label on a labelled, validation or test image
+    would be leakage."""
+    rows = pool_rows(pool.indices, indices, labels, labelled.num_classes)
     return dataclasses.replace(
         labelled,
         x_extra=pool.images[rows],

@@ -160,13 +160,7 @@ def mixed_train_dataset(
         images, labels = sources[src]
         n, need = len(images), steps * shares[src]
         x, y = tf.constant(images), tf.constant(labels.astype(np.int64))
-        passes = [
-            tf.random.experimental.stateless_shuffle(
-                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed * 31 + src, tf.int64), epoch * 4096 + j])
-            )
-            for j in range(math.ceil(need / n))
-        ]
-        order = tf.concat(passes, 0)[:need]
+        order = cycled_order(n, need, seed, src, epoch)
 
         def load(position: tf.Tensor, i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             aug_seed = tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, position * 8 + src])
@@ -185,6 +179,18 @@ def mixed_train_dataset(
 
     ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
     return _normalised(ds, norm)
+
+
+def cycled_order(n: int, need: int, seed: int, src: int, epoch: tf.Tensor) -> tf.Tensor:
+    """The first ``need`` indices of source ``src``'s seeded permutations of range(n), one after another: the
+    order of a mixed batch's share (`mixed_train_dataset`, and `StreamingSource` for streamed data)."""
+    passes = [
+        tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed * 31 + src, tf.int64), epoch * 4096 + j])
+        )
+        for j in range(math.ceil(need / n))
+    ]
+    return tf.concat(passes, 0)[:need]
 
 
 def batch_shares(batch_size: int, extra_ratio: float) -> tuple[int, int]:

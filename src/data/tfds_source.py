@@ -73,7 +73,7 @@ class TFDSSource(StreamingSource):
                                      decoders={self.image_key: tfds.decode.SkipDecoding()}, read_config=config)
         return ds.map(lambda ex: (ex[self.image_key], tf.cast(ex[self.label_key], tf.int64)))
 
-    def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None):
+    def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None, steps=None):
         from src.data.recipes import train_image
 
         size, channels, recipe, crop_pct, flip = self.size, self.channels, self.recipe, self.crop_pct, self.flip

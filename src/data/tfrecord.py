@@ -152,7 +152,7 @@ class TFRecordSource(StreamingSource):
         parsed = tf.io.parse_single_example(record, FEATURES)
         return parsed["image/encoded"], parsed["image/class/label"] - self.offset
 
-    def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None):
+    def train_uint8(self, seed, epochs, start_epoch=0, batch_size=None, input_context=None, steps=None):
         from src.data.recipes import train_image
 
         pipelines, me = shard_positions(input_context)

@@ -5,12 +5,19 @@ The teacher is the supervised baseline (trained on the labelled part only). Ever
 ``distill.students`` names a transform set, a threshold (``heuristic`` or a number) and shares the
 teacher, so students differ only in their pseudo-labels. A killed job resumes stage by stage: finished
 sub-trainings are skipped, an unfinished one continues from its last epoch (src/train/resume.py).
+
+A streamed class-folder tree (``data=imagenet_folder``) works the same way without holding images: the
+teacher reads the unlabelled part chunk by chunk (`Pool`), the pseudo-labels file keeps indices and
+labels, and each student streams the labelled files plus the pseudo-labelled ones with their new labels
+(`src.data.folder_source`).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +44,12 @@ def check_distill_config(cfg: DictConfig) -> None:
     """Clear errors for a distillation config that cannot work, before anything trains."""
     if cfg.get("distill") is None:
         raise ConfigError("task=distill needs a `distill:` block; start from experiment=data_distillation.")
-    from src.data import require_in_memory
+    from src.data import READ_IN_ORDER
 
-    require_in_memory(cfg.data, "task=distill (the teacher labels the unlabelled pool in memory)")
+    if cfg.data.get("name") in READ_IN_ORDER:
+        raise ConfigError(f"task=distill picks its labelled part and pseudo-labelled images by index, and data="
+                          f"{cfg.data.name} is read in record order; use data=imagenet_folder (the same images as a "
+                          "class-folder tree, streamed) or an in-memory data set.")
     if cfg.data.get("labelled_fraction") is None:
         raise ConfigError("task=distill needs data.labelled_fraction (e.g. 0.1): the rest of the training split is "
                           "the unlabelled part the teacher labels.")
@@ -81,6 +91,58 @@ def teacher_logits(model, images: np.ndarray, transforms, norm: Normalization, b
     ])
 
 
+@dataclass(frozen=True)
+class Pool:
+    """What the job needs of the unlabelled part: its indices into the training split, its hidden labels
+    (reporting only), the labelled part's labels (class frequencies) and its uint8 images in chunks, at
+    the job's input size. In memory: one chunk; streamed: chunks read and decoded in turn (evaluation crop)."""
+
+    indices: np.ndarray
+    hidden_labels: np.ndarray
+    labelled_labels: np.ndarray
+    num_classes: int
+    chunks: Callable[[], Iterator[np.ndarray]]
+
+
+#: Pool images per chunk when they are streamed: the teacher's logits are ensembled chunk by chunk, so what
+#: is held is O(chunk × transforms × classes) floats and O(N) labels and scores, never the images.
+STREAM_CHUNK = 512
+
+
+def unlabelled_pool(cfg: DictConfig) -> Pool:
+    """The job's `Pool`, from the in-memory split (`src.data.labelled`) or streamed (`src.data.folder_source`)."""
+    from src.data import STREAMING
+
+    if cfg.data.get("name") in STREAMING:
+        from src.data import open_source
+
+        source = open_source(cfg.data)
+
+        def streamed() -> Iterator[np.ndarray]:
+            for images, _ in source.eval_uint8("pool").batch(STREAM_CHUNK).prefetch(1):
+                yield images.numpy()
+
+        return Pool(source.pool_indices, source.files["pool"].labels, source.files["train"].labels,
+                    source.num_classes, streamed)
+    labelled, pool = load_semi_supervised(cfg.data)
+    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
+    images = adapt_images(pool.images, size, channels, cfg.data.get("resize", "pad"))
+    return Pool(pool.indices, pool.hidden_labels, labelled.y_train, labelled.num_classes, lambda: iter([images]))
+
+
+def teacher_predictions(model, pool: Pool, transform_sets: dict[str, list], norm: Normalization, batch: int,
+                        method: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(labels, scores) per transform set: the teacher's ensembled predictions over every pool image, in one
+    pass over the pool (each chunk is ensembled and dropped)."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in transform_sets}
+    for images in pool.chunks():
+        for name, transforms in transform_sets.items():
+            parts[name].append(ensemble(teacher_logits(model, images, transforms, norm, batch), method))
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+    return {name: (np.concatenate([p[0] for p in chunks]), np.concatenate([p[1] for p in chunks])) if chunks else empty
+            for name, chunks in parts.items()}
+
+
 def distill(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the job; returns and writes results.json (baseline and per-student metrics)."""
     from src.train import train
@@ -98,20 +160,18 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
     from src.models.saving import load_model
 
     teacher = train(sub_config(cfg, "teacher", out, run_id))
-    labelled, pool = load_semi_supervised(cfg.data)
-    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
-    images = adapt_images(pool.images, size, channels, cfg.data.get("resize", "pad"))
-    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
+    pool = unlabelled_pool(cfg)
+    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, int(cfg.data.channels))
     model = load_model(out / "teacher" / "model.keras", compile=False)
-    frequencies = np.bincount(labelled.y_train, minlength=labelled.num_classes) / len(labelled.y_train)
+    labelled_labels = pool.labelled_labels
+    frequencies = np.bincount(labelled_labels, minlength=pool.num_classes) / len(labelled_labels)
     method = cfg.distill.get("ensemble", "mean_prob")
 
-    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for set_name in {s.transforms for s in cfg.distill.students.values()}:
-        transforms = parse_transforms(list(cfg.distill.transform_sets[set_name]))
-        logits = teacher_logits(model, images, transforms, norm, int(cfg.data.eval_batch_size))
-        predictions[set_name] = ensemble(logits, method)
-        log.info("teacher on %d unlabelled images x %d transforms (%s): ensemble accuracy %.4f", len(images),
+    sets = {name: parse_transforms(list(cfg.distill.transform_sets[name]))
+            for name in sorted({s.transforms for s in cfg.distill.students.values()})}
+    predictions = teacher_predictions(model, pool, sets, norm, int(cfg.data.eval_batch_size), method)
+    for set_name, transforms in sets.items():
+        log.info("teacher on %d unlabelled images x %d transforms (%s): ensemble accuracy %.4f", len(pool.indices),
                  len(transforms), set_name, float((predictions[set_name][0] == pool.hidden_labels).mean()))
     _write_threshold_curve(out, predictions, pool.hidden_labels, cfg.distill.get("threshold_curve", []))
 
@@ -125,10 +185,11 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
             mask, _ = class_proportional_mask(labels, scores, frequencies, float(cfg.distill.get("heuristic_min_score", 0.0)))
         else:
             mask = fixed_threshold_mask(scores, threshold)
-        stats = pseudo_label_stats(labels, mask, pool.hidden_labels, labelled.num_classes)  # reporting only
+        stats = pseudo_label_stats(labels, mask, pool.hidden_labels, pool.num_classes)  # reporting only
         if mask.any():
             path = save_pseudo_labels(out / "pseudo" / f"{name}.npz", pool.indices[mask], labels[mask], scores[mask])
-            overrides = {"data.pseudo_labels": str(path), **_student_train_overrides(cfg, out, len(labelled.y_train), mask.sum())}
+            overrides = {"data.pseudo_labels": str(path),
+                         **_student_train_overrides(cfg, out, len(labelled_labels), mask.sum())}
             accuracy = train(sub_config(cfg, name, out, run_id, **overrides))["test_accuracy"]
         else:
             log.warning("student %s: no pseudo-label passes its threshold %s, so it is not trained (lower the "
@@ -143,11 +204,11 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any
         per_class.update({k: v for k, v in stats.as_metrics(name).items() if ".class" in k})
         stats_rows += [{"student": name, "class": c, "count": int(stats.per_class_count[c]),
                         "precision": float(stats.per_class_precision[c]), "recall": float(stats.per_class_recall[c])}
-                       for c in range(labelled.num_classes)]
+                       for c in range(pool.num_classes)]
     _write_csv(out / "pseudo_labels.csv", stats_rows)
     return {
         "labelled_fraction": float(cfg.data.labelled_fraction), "seed": int(cfg.seed), "model": cfg.model.name,
-        "labelled_examples": int(len(labelled.y_train)), "unlabelled_examples": int(len(pool.indices)),
+        "labelled_examples": int(len(labelled_labels)), "unlabelled_examples": int(len(pool.indices)),
         "baseline": {"test_accuracy": teacher["test_accuracy"]}, "students": students,
         "per_class_metrics": per_class,
     }

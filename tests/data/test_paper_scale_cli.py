@@ -61,10 +61,12 @@ def test_converter_and_tfrecord_job_through_the_cli(tree, tmp_path):
 def test_input_pipeline_benchmark_through_the_cli(tmp_path):
     """The benchmark in smoke form: tiny images, every pipeline and both tree sizes, figures written."""
     proc = subprocess.run([sys.executable, "-m", "src.bench.input_pipeline", "--files", "10", "--scale", "0.1",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                           "--rounds", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "results.json").read_text())
     assert summary["train_images_per_cpu_s"] > 0 and summary["peak_rss_mib_10x"] > 0
+    assert len(summary["rates_by_round"]["train"]) == len(summary["train_over_raw_by_round"]) == 1
+    assert min(summary["rates_by_round"]["raw"]) <= summary["raw_decode_images_per_cpu_s"] <= max(summary["rates_by_round"]["raw"])
     assert "| training pipeline, images per CPU-second |" in proc.stdout
 
 

@@ -228,3 +228,13 @@ def test_on_device_normalisation_equals_the_host_normalisation():
     np.testing.assert_allclose(wrapped.predict(pixels, verbose=0), inner.predict(norm.apply_numpy(pixels), verbose=0),
                                rtol=1e-5, atol=1e-5)
     assert {id(v) for v in inner.weights} <= {id(v) for v in wrapped.weights}  # one set of variables
+
+
+def test_batches_never_straddle_two_epochs_and_keep_the_stream_order():
+    from src.data.sources import batch_within_epochs
+
+    stream = tf.data.Dataset.range(14).map(lambda k: (k, -k))  # two epochs of 7
+    batches = [(a.numpy().tolist(), b.numpy().tolist()) for a, b in batch_within_epochs(stream, 7, 3)]
+    assert [a for a, _ in batches] == [[0, 1, 2], [3, 4, 5], [6], [7, 8, 9], [10, 11, 12], [13]]
+    assert all(b == [-x for x in a] for a, b in batches)
+    assert [len(x) for x in batch_within_epochs(tf.data.Dataset.range(12), 6, 3)] == [3, 3, 3, 3]
