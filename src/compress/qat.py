@@ -147,7 +147,8 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     from src.compress.run import load_job_data
     from src.compress.twin import check_twin, tf_keras_twin
     from src.errors import ExportError
-    from src.export.tflite import _atomic_write, tflite_filename, verify_and_record
+    from src.atomic_files import atomic_write_bytes
+    from src.export.tflite import tflite_filename, verify_and_record
     from src.models import load_model
 
     started = time.perf_counter()
@@ -168,7 +169,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     summary["qat_keras_accuracy"] = float(np.mean(logits.argmax(-1) == y_test))
     out = Path(out or job_dir / "mobile_export")
     path = out / tflite_filename(model.name, "qat_int8")
-    _atomic_write(path, to_int8_tflite(qat))
+    atomic_write_bytes(path, to_int8_tflite(qat))
     left = float_tensors(path)
     if left:
         raise ExportError(f"{path}: QAT left {len(left)} float tensor(s), e.g. {left[:3]}; a layer lacks a fake-quant "
@@ -176,7 +177,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     report = verify_and_record(path, model, x_test, y_test)
     summary.update(report.as_dict())
     summary["seconds"] = time.perf_counter() - started
-    _atomic_write(out / "qat.json", json.dumps(summary, indent=2).encode())
+    atomic_write_bytes(out / "qat.json", json.dumps(summary, indent=2).encode())
     print(f"{model.name} QAT int8: accuracy {report.tflite_accuracy:.4f} (float Keras {report.keras_accuracy:.4f}), "
           f"agreement {report.top1_agreement:.4f}, {report.size_bytes / 1024:.0f} KB -> {path}", flush=True)
     return summary

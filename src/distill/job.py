@@ -24,8 +24,8 @@ from src.distill.pseudo_labels import (
     class_proportional_mask, ensemble, fixed_threshold_mask, precision_coverage_curve, pseudo_label_stats,
 )
 from src.distill.transforms import parse_transforms
+from src.atomic_files import atomic_write_text
 from src.errors import ConfigError
-from src.train.jobfile import atomic_write_text
 from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 import tempfile
@@ -24,27 +23,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from src.atomic_files import atomic_write_bytes
 from src.errors import ExportError
 from src.export.logit_range import LogitRange, logit_range, quantization_hint
 
 log = logging.getLogger(__name__)
 
 _FLEX_MARKERS = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS", "neither a custom op nor a flex op", "TF Select ops")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make the .tflite the only private file of the job
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _non_builtin_ops(converter_message: str) -> list[str]:
@@ -133,7 +118,7 @@ def convert_to_tflite(
                 "Replace the layer(s) that use them."
             ) from exc
     path = Path(path)
-    _atomic_write(path, flatbuffer)
+    atomic_write_bytes(path, flatbuffer)
     return path
 
 
@@ -363,7 +348,7 @@ def verify_and_record(
 ) -> TfliteReport:
     """`verify_tflite`, with the report written beside the file (`report_path`)."""
     report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
-    _atomic_write(report_path(path), json.dumps(report.as_dict(), indent=2).encode())
+    atomic_write_bytes(report_path(path), json.dumps(report.as_dict(), indent=2).encode())
     return report
 
 

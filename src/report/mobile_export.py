@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.errors import ExportError
 from src.export.tflite import FORMATS, _allocate, _load, _quantize, report_hint
 from src.report.markdown import write_readme

@@ -44,6 +44,7 @@ from typing import Any
 
 from src.errors import CheckpointError, ConfigError
 from src.redact import redact, redact_tree
+from src.atomic_files import atomic_path
 from src.train.jobfile import JOB_FILE, pid_alive, read_job, write_job
 
 #: 2: the MLflow half is hashed too, text files are redacted (format 1 bundles are refused).
@@ -208,15 +209,13 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
             contents.update({f"{RUN_PREFIX}/{name}": data for name, data in run_files.items()})
             manifest["mlflow"] = {"run_id": run_record["run_id"], "experiment_name": run_record["experiment_name"],
                                   "files": {name: _sha256(data) for name, data in run_files.items()}}
-        tmp = bundle.with_name(f".{bundle.name}.tmp")
-        with tarfile.open(tmp, "w:gz") as tar:
+        with atomic_path(bundle) as tmp, tarfile.open(tmp, "w:gz") as tar:
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
             for name, data in contents.items():
                 if isinstance(data, bytes):
                     _add_bytes(tar, name, data)
                 else:  # a plain file, as a plain member (its mode and time kept)
                     tar.add(data, arcname=name, recursive=False)
-        os.replace(tmp, bundle)
     return manifest
 
 

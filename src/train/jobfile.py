@@ -14,22 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from src.atomic_files import atomic_write_text
 from src.redact import redact_tree
 
 JOB_FILE = "job.json"
 #: Held (flock) by whoever reads-then-writes job.json: a job claiming it, its watchdog marking it killed.
 LOCK_FILE = ".job.lock"
 _held = threading.local()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a torn file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_job(job_dir: Path) -> dict[str, Any] | None:
