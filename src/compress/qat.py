@@ -142,27 +142,25 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     import time
 
     import keras
-    from omegaconf import OmegaConf
-
-    from src.compress.run import load_job_data
+    from src.compress.run import IN_MEMORY_USER
     from src.compress.twin import check_twin, tf_keras_twin
     from src.errors import ExportError
     from src.atomic_files import atomic_write_bytes
     from src.export.tflite import tflite_filename, verify_and_record
-    from src.models import load_model
+    from src.job_folder import job_arrays, load_config, load_trained_model
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
     tf_keras.utils.set_random_seed(seed)
-    model = load_model(job_dir / "model.keras", compile=False)
-    x_train, y_train, x_test, y_test = load_job_data(job_dir)
+    model = load_trained_model(job_dir)
+    x_train, y_train, x_test, y_test = job_arrays(job_dir, IN_MEMORY_USER)
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]
     twin = tf_keras_twin(model, for_qat=True)
     summary = {"job": str(job_dir), "model": model.name, "twin_max_abs_diff": check_twin(model, twin, atol=1e-4),
                "epochs": epochs, "train_images": len(x_train), "batch_size": batch_size,
                "learning_rate": learning_rate, "seed": seed}
-    summary["label_smoothing"] = float(OmegaConf.load(job_dir / "config.yaml").train.get("label_smoothing", 0.0))
+    summary["label_smoothing"] = float(load_config(job_dir).train.get("label_smoothing", 0.0))
     qat = quantization_aware(twin)
     fine_tune(qat, x_train, y_train, epochs, batch_size, learning_rate, seed, summary["label_smoothing"])
     logits = qat.predict(x_test, batch_size=512, verbose=0)
@@ -194,8 +192,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="default: <job>/mobile_export")
     args = parser.parse_args(argv)
-    if not (args.job_dir / "model.keras").exists() or not (args.job_dir / "config.yaml").exists():
-        raise SystemExit(f"error: {args.job_dir} is not a finished training job (needs model.keras and config.yaml)")
+    from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job
+
+    if not is_trained_job(args.job_dir):
+        raise SystemExit(f"error: {args.job_dir} is not a finished training job (needs {MODEL_FILE} and {CONFIG_FILE})")
     try:
         return qat_job(args.job_dir, args.epochs, args.train_subset, args.batch_size, args.learning_rate,
                        args.seed, args.out)

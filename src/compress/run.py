@@ -22,7 +22,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import yaml  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from src.compress.pipeline import (  # noqa: E402
     DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage,
@@ -59,21 +58,8 @@ def weight_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
 
 
-def load_job_data(job_dir: Path):
-    """(x_train, y_train, x_test, y_test) of a job, adapted and normalised as it was trained."""
-    from src.data import load_splits, require_in_memory
-    from src.data.pipeline import Normalization, adapt_images
-
-    cfg = OmegaConf.load(job_dir / "config.yaml")
-    d = cfg.data
-    require_in_memory(d, "Deep Compression's retraining (src.compress)")
-    splits = load_splits(d)
-    norm = Normalization.create(d.normalize.mean, d.normalize.std, int(d.channels))
-
-    def prep(images):
-        return norm.apply_numpy(adapt_images(images, int(d.image_size), int(d.channels), d.get("resize", "pad")))
-
-    return prep(splits.x_train), splits.y_train, prep(splits.x_test), splits.y_test
+#: What needs the job's data set in memory (named in the error for a streamed one).
+IN_MEMORY_USER = "Deep Compression's retraining (src.compress)"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -99,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def compress_job(args) -> dict:
     from src.compress.twin import check_twin, copy_weights_back, tf_keras_twin
-    from src.models import load_model
+    from src.job_folder import job_arrays, load_trained_model
 
     import keras
 
@@ -107,9 +93,9 @@ def compress_job(args) -> dict:
     started = time.perf_counter()
     out = args.out or args.job_dir / "compressed"
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.job_dir / "model.keras", compile=False)
+    model = load_trained_model(args.job_dir)
     settings = read_settings(args.settings, weight_layer_names(model))
-    x_train, y_train, x_test, y_test = load_job_data(args.job_dir)
+    x_train, y_train, x_test, y_test = job_arrays(args.job_dir, IN_MEMORY_USER)
     twin = tf_keras_twin(model)
     report: dict = {"job": str(args.job_dir), "settings": str(args.settings), "seed": args.seed,
                     "twin_max_abs_diff": check_twin(model, twin)}

@@ -26,6 +26,7 @@ from src.distill.pseudo_labels import (
 from src.distill.transforms import parse_transforms
 from src.atomic_files import atomic_write_text
 from src.errors import ConfigError
+from src.job_folder import load_trained_model, model_path
 from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)
@@ -95,14 +96,13 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any]:
-    from src.models.saving import load_model
 
     teacher = train(sub_config(cfg, "teacher", out, run_id))
     labelled, pool = load_semi_supervised(cfg.data)
     size, channels = int(cfg.data.image_size), int(cfg.data.channels)
     images = adapt_images(pool.images, size, channels, cfg.data.get("resize", "pad"))
     norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, channels)
-    model = load_model(out / "teacher" / "model.keras", compile=False)
+    model = load_trained_model(out / "teacher")
     frequencies = np.bincount(labelled.y_train, minlength=labelled.num_classes) / len(labelled.y_train)
     method = cfg.distill.get("ensemble", "mean_prob")
 
@@ -169,7 +169,7 @@ def _student_train_overrides(cfg: DictConfig, out: Path, labelled: int, pseudo: 
     overrides["train.epochs"] = student_epochs(cfg.distill.student.get("epochs", "same_steps"), int(cfg.train.epochs),
                                                labelled, int(pseudo))
     if cfg.distill.student.get("init", "scratch") == "teacher":
-        overrides["train.init_weights"] = str(out / "teacher" / "model.keras")
+        overrides["train.init_weights"] = str(model_path(out / "teacher"))
     return overrides
 
 

@@ -27,10 +27,8 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import CheckpointError, ConfigError
-from src.atomic_files import atomic_path
-from src.train.jobfile import JOB_FILE, atomic_write_text, job_folders, job_lock, pid_alive, read_job, write_job
-
-__all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-exported: the job record lives in jobfile
+from src.atomic_files import atomic_path, atomic_write_text
+from src.job_folder import job_folders, job_lock, job_record_path, pid_alive, read_job, write_job
 
 STATE_DIR = "state"
 POINTER = "latest.json"
@@ -93,7 +91,7 @@ def find_previous_job(fingerprints: str | set[str], root: Path, exclude: Path | 
             continue
         record = read_job(job_dir)
         if record and record.get("fingerprint") in accepted:
-            found.append(((job_dir / JOB_FILE).stat().st_mtime, job_dir, record))
+            found.append((job_record_path(job_dir).stat().st_mtime, job_dir, record))
     if not found:
         return None
     _, job_dir, record = max(found, key=lambda item: item[0])
