@@ -184,6 +184,14 @@ def _allocate(interp, path: str | Path) -> None:
         raise ExportError(f"LiteRT could not prepare {path}: {str(exc).rstrip('.')}.{hint}") from exc
 
 
+def open_interpreter(path: str | Path, num_threads: int = 2):
+    """A LiteRT Interpreter for the .tflite file ``path``, tensors allocated (default delegates: XNNPACK);
+    ExportError naming the file when it is missing, corrupt or refused."""
+    interp = _load(path, num_threads=num_threads)
+    _allocate(interp, path)
+    return interp
+
+
 def tflite_op_names(path: str | Path) -> list[str]:
     """Sorted unique op names of a .tflite file; ExportError if a flex or custom op is present."""
     # Without the default XNNPACK delegate and before allocation, so the list shows the model's own ops
@@ -265,13 +273,13 @@ def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -
                 _allocate(interp, path)
             else:  # pad to the fixed batch, drop the padding below
                 chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
-        interp.set_tensor(inp["index"], _quantize(chunk, inp))
+        interp.set_tensor(inp["index"], quantize_input(chunk, inp))
         interp.invoke()
         results.append(_dequantize(interp.get_tensor(out["index"])[:n], out))
     return np.concatenate(results)
 
 
-def _quantize(images: np.ndarray, detail: dict) -> np.ndarray:
+def quantize_input(images: np.ndarray, detail: dict) -> np.ndarray:
     """float32 images as the input tensor wants them (int8 inputs: with its scale and zero point)."""
     if detail["dtype"] == np.float32:
         return np.ascontiguousarray(images, dtype=np.float32)

@@ -27,7 +27,7 @@ import numpy as np
 from src.atomic_files import write_rows
 from src.errors import ExportError
 from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job, read_config
-from src.export.tflite import FORMATS, _allocate, _load, _quantize, report_hint
+from src.export.tflite import FORMATS, open_interpreter, quantize_input, report_hint
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
@@ -35,10 +35,9 @@ LATENCY_RUNS = 50
 
 def litert_latency_ms(path: str | Path, threads: int, runs: int = LATENCY_RUNS) -> float:
     """Median wall time of one batch-1 invoke in LiteRT (after 5 warm-up runs)."""
-    interp = _load(path, num_threads=threads)
-    _allocate(interp, path)
+    interp = open_interpreter(path, num_threads=threads)
     detail = interp.get_input_details()[0]
-    image = _quantize(np.random.default_rng(0).normal(size=detail["shape"]).astype(np.float32), detail)
+    image = quantize_input(np.random.default_rng(0).normal(size=detail["shape"]).astype(np.float32), detail)
     interp.set_tensor(detail["index"], image)
     for _ in range(5):
         interp.invoke()
