@@ -13,9 +13,10 @@ A training (or staged) job's folder holds
 `job_data` and `verification_set` give a job's data as it was trained (the `Source` its config names and
 its normalisation), for the training loop and every tool that works on a finished job after it.
 
-Every write is atomic (src/atomic_files.py). The record half is kept free of Keras, TensorFlow and
-OmegaConf (imported inside the functions that need them), so that the watchdog (src/train/watchdog.py)
-starts in milliseconds.
+Every write here is atomic (src/atomic_files.py); ``history.csv`` is appended to once per epoch by the
+training loop's CSV logger (`history_path`), and ``model.keras`` is saved by Keras (`model_path`).
+The record half is kept free of Keras, TensorFlow and OmegaConf (imported inside the functions that
+need them), so that the watchdog (src/train/watchdog.py) starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def point_to_job(folder: Path, job_dir: Path) -> None:
     """Record in ``folder`` (a new Hydra folder) that its job lives in ``job_dir`` (resumed or skipped)."""
     if Path(folder).resolve() != Path(job_dir).resolve():
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / POINTER_FILE).write_text(f"{job_dir}\n")
+        atomic_write_text(Path(folder) / POINTER_FILE, f"{job_dir}\n")
 
 
 def resolved_job_dir(folder: Path) -> Path:

@@ -68,7 +68,6 @@ def fetch(source: str, into: Path) -> Recorded:
 
 def mismatches(recorded: Recorded) -> list[str]:
     """Warnings for a git commit or data fingerprint that differ from the recorded ones."""
-
     from src.tracking.provenance import git_info
 
     warnings = []
