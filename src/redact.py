@@ -13,10 +13,11 @@ which MLflow reads and the suite never writes.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from src.atomic_files import atomic_write_text
 
 MASK = "***"
 #: scheme://user-info@ — the user-info part (user, user:password or a bare token) is masked.
@@ -85,7 +86,5 @@ def redact_file(path: Path) -> bool:
     cleaned = redact(text)
     if cleaned == text:
         return False
-    tmp = Path(path).with_name(f".{Path(path).name}.redact.tmp")
-    tmp.write_text(cleaned)
-    os.replace(tmp, path)
+    atomic_write_text(path, cleaned)
     return True

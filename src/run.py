@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict
 
 from src.config_schema import validate_config
 from src.errors import ConfigError, SuiteError
+from src.job_folder import HYDRA_RECORD_FILES
 from src.redact import redact, redact_file, redact_logging
 
 log = logging.getLogger("src.run")
@@ -36,7 +37,7 @@ def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     redact_logging()  # run.log and the console: no credentials of a tracking URI
     records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
-               ("config.yaml", "overrides.yaml", "hydra.yaml")] if hc.output_subdir else []
+               HYDRA_RECORD_FILES] if hc.output_subdir else []
     for path in [*records, Path(hc.sweep.dir) / "multirun.yaml"]:  # Hydra's record of the job, likewise
         redact_file(path)
     with open_dict(cfg):
@@ -119,17 +120,17 @@ def _report(exc: BaseException) -> None:
 def _drop_refused_folder(out: Path, log_name: str) -> None:
     """Remove the folder Hydra made for a job whose config was refused before it trained or tracked anything:
     it holds only Hydra's record, the log and a failed job.json (no MLflow run)."""
-    from src.train.jobfile import JOB_FILE, LOCK_FILE, POINTER_FILE, read_job
+    from src.job_folder import HYDRA_DIR, JOB_FILE, LOCK_FILE, POINTER_FILE, read_job
 
     if not out.is_dir() or (read_job(out) or {}).get("mlflow_run_id"):
         return
-    if {p.name for p in out.iterdir()} <= {".hydra", log_name, JOB_FILE, POINTER_FILE, LOCK_FILE}:
+    if {p.name for p in out.iterdir()} <= {HYDRA_DIR, log_name, JOB_FILE, POINTER_FILE, LOCK_FILE}:
         shutil.rmtree(out, ignore_errors=True)
 
 
 def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
     """Mark the point's folder failed when the job failed before writing its own record."""
-    from src.train.jobfile import read_job, write_job
+    from src.job_folder import read_job, write_job
 
     out = Path(cfg.output_dir)
     if (read_job(out) or {}).get("status") not in ("failed", "interrupted"):

@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.bench.measure import json_of_module, timing
 from src.bench.peers import TORCHVISION
 

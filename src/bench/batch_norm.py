@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from src.bench.csv_out import write_rows  # noqa: E402
+from src.atomic_files import write_rows  # noqa: E402
 from src.bench.measure import keras_train_stepper, timed_rounds, timing  # noqa: E402
 from src.layers import batch_norm  # noqa: E402
 from src.train.precision import dtype_policy  # noqa: E402

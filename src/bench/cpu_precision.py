@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from src.bench.csv_out import write_rows  # noqa: E402
+from src.atomic_files import write_rows  # noqa: E402
 from src.bench.measure import keras_train_stepper, timed_rounds, timing  # noqa: E402
 from src.layers import set_batch_norm_fusion  # noqa: E402
 from src.models import build_model, get_spec  # noqa: E402

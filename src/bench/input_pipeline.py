@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return []
     from src.data.fake_tree import BAD_KINDS, make_tree
 
-    from src.bench.csv_out import write_rows
+    from src.atomic_files import write_rows
 
     with tempfile.TemporaryDirectory(prefix="input_bench_") as work:
         per_class = max(1, args.files // 10)

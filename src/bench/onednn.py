@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.bench.measure import timed_rounds, timing
 from src.bench.step_server import ProcessStepper
 from src.compute_env import cpu_model

@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from src.bench.csv_out import write_rows  # noqa: E402
+from src.atomic_files import write_rows  # noqa: E402
 from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers.roi_pooling import DeformableRoIPooling, PSRoIPooling, roi_pool  # noqa: E402
 

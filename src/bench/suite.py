@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.bench.measure import (
     Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
     pipeline_throughput, timed_rounds, timing,

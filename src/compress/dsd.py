@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from src.errors import ConfigError
+from src.job_folder import model_path
 from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,14 @@ def _run(cfg: DictConfig, out: Path, run_id: str | None) -> dict[str, Any]:
         return train(sub_config(cfg, name, out, run_id, **{"train.epochs": int(epochs), **overrides}))
 
     results = {"dense": stage("dense", d.dense_epochs)}
-    dense = str(out / "dense" / "model.keras")
+    dense = str(model_path(out / "dense"))
     results["sparse"] = stage("sparse", d.sparse_epochs, **later, **{"train.init_weights": dense,
                                                                     "train.sparsity": float(d.sparsity)})
     results["redense"] = stage("redense", d.redense_epochs, **later, **{
-        "train.init_weights": str(out / "sparse" / "model.keras"), "train.learning_rate": lr * d.redense_lr_factor})
+        "train.init_weights": str(model_path(out / "sparse")), "train.learning_rate": lr * d.redense_lr_factor})
     results["continued"] = stage("continued", d.sparse_epochs, **later, **{"train.init_weights": dense})
     results["continued_low"] = stage("continued_low", d.redense_epochs, **later, **{
-        "train.init_weights": str(out / "continued" / "model.keras"), "train.learning_rate": lr * d.redense_lr_factor})
+        "train.init_weights": str(model_path(out / "continued")), "train.learning_rate": lr * d.redense_lr_factor})
     return {
         "seed": int(cfg.seed), "model": cfg.model.name, "sparsity": float(d.sparsity),
         "epochs": {"dense": int(d.dense_epochs), "sparse": int(d.sparse_epochs), "redense": int(d.redense_epochs)},

@@ -142,37 +142,32 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     import time
 
     import keras
-    from omegaconf import OmegaConf
-
-    from src.compress.run import load_job_data
+    from src.compress.run import IN_MEMORY_USER
     from src.compress.twin import check_twin, tf_keras_twin
-    from src.data import STREAMING
-    from src.errors import ConfigError, ExportError
-    from src.export.tflite import _atomic_write, tflite_filename, verify_and_record
-    from src.models import load_model
+    from src.errors import ExportError
+    from src.atomic_files import atomic_write_bytes
+    from src.export.tflite import tflite_filename, verify_and_record
+    from src.job_folder import job_arrays, load_config, load_trained_model
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
     tf_keras.utils.set_random_seed(seed)
-    model = load_model(job_dir / "model.keras", compile=False)
-    if OmegaConf.load(job_dir / "config.yaml").data.get("name") in STREAMING:
-        raise ConfigError(f"QAT (src.compress.qat) fine-tunes on its job's data in memory and {job_dir} streamed "
-                          "its data set; run QAT on a job trained on an in-memory data set.")
-    x_train, y_train, x_test, y_test = load_job_data(job_dir)
+    model = load_trained_model(job_dir)
+    x_train, y_train, x_test, y_test = job_arrays(job_dir, IN_MEMORY_USER)
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]
     twin = tf_keras_twin(model, for_qat=True)
     summary = {"job": str(job_dir), "model": model.name, "twin_max_abs_diff": check_twin(model, twin, atol=1e-4),
                "epochs": epochs, "train_images": len(x_train), "batch_size": batch_size,
                "learning_rate": learning_rate, "seed": seed}
-    summary["label_smoothing"] = float(OmegaConf.load(job_dir / "config.yaml").train.get("label_smoothing", 0.0))
+    summary["label_smoothing"] = float(load_config(job_dir).train.get("label_smoothing", 0.0))
     qat = quantization_aware(twin)
     fine_tune(qat, x_train, y_train, epochs, batch_size, learning_rate, seed, summary["label_smoothing"])
     logits = qat.predict(x_test, batch_size=512, verbose=0)
     summary["qat_keras_accuracy"] = float(np.mean(logits.argmax(-1) == y_test))
     out = Path(out or job_dir / "mobile_export")
     path = out / tflite_filename(model.name, "qat_int8")
-    _atomic_write(path, to_int8_tflite(qat))
+    atomic_write_bytes(path, to_int8_tflite(qat))
     left = float_tensors(path)
     if left:
         raise ExportError(f"{path}: QAT left {len(left)} float tensor(s), e.g. {left[:3]}; a layer lacks a fake-quant "
@@ -180,7 +175,7 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     report = verify_and_record(path, model, x_test, y_test)
     summary.update(report.as_dict())
     summary["seconds"] = time.perf_counter() - started
-    _atomic_write(out / "qat.json", json.dumps(summary, indent=2).encode())
+    atomic_write_bytes(out / "qat.json", json.dumps(summary, indent=2).encode())
     print(f"{model.name} QAT int8: accuracy {report.tflite_accuracy:.4f} (float Keras {report.keras_accuracy:.4f}), "
           f"agreement {report.top1_agreement:.4f}, {report.size_bytes / 1024:.0f} KB -> {path}", flush=True)
     return summary
@@ -197,8 +192,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="default: <job>/mobile_export")
     args = parser.parse_args(argv)
-    if not (args.job_dir / "model.keras").exists() or not (args.job_dir / "config.yaml").exists():
-        raise SystemExit(f"error: {args.job_dir} is not a finished training job (needs model.keras and config.yaml)")
+    from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job
+
+    if not is_trained_job(args.job_dir):
+        raise SystemExit(f"error: {args.job_dir} is not a finished training job (needs {MODEL_FILE} and {CONFIG_FILE})")
     try:
         return qat_job(args.job_dir, args.epochs, args.train_subset, args.batch_size, args.learning_rate,
                        args.seed, args.out)

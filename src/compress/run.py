@@ -23,7 +23,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import yaml  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from src.compress.pipeline import (  # noqa: E402
     DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage,
@@ -60,25 +59,24 @@ def weight_layer_names(model) -> list[str]:
     return [layer.name for layer in model.layers if getattr(layer, "kernel", None) is not None]
 
 
+#: What needs the job's data set in memory (named in the error for a streamed one).
+IN_MEMORY_USER = "Deep Compression's retraining (src.compress)"
+
+
 def load_job_data(job_dir: Path, batch_size: int = 128, seed: int = 0):
     """(x_train, y_train, x_test, y_test) of a job, adapted and normalised as it was trained. A streamed data
     set (``data=imagenet_folder``, ``tfrecord``, ``tfds``) is never loaded: it gives a `TrainingStream` of the
     training loop's own pipeline (batches of ``batch_size``, seeded by ``seed``) and a test dataset, with
     None for the labels."""
-    from src.data import STREAMING, load_splits
-    from src.data.pipeline import Normalization, adapt_images
+    from src.data import STREAMING
+    from src.data.pipeline import Normalization
+    from src.job_folder import job_arrays, load_config
 
-    cfg = OmegaConf.load(job_dir / "config.yaml")
-    d = cfg.data
-    norm = Normalization.create(d.normalize.mean, d.normalize.std, int(d.channels))
+    d = load_config(job_dir).data
     if d.get("name") in STREAMING:
+        norm = Normalization.create(d.normalize.mean, d.normalize.std, int(d.channels))
         return _streamed_job_data(d, norm, batch_size, seed)
-    splits = load_splits(d)
-
-    def prep(images):
-        return norm.apply_numpy(adapt_images(images, int(d.image_size), int(d.channels), d.get("resize", "pad")))
-
-    return prep(splits.x_train), splits.y_train, prep(splits.x_test), splits.y_test
+    return job_arrays(job_dir, IN_MEMORY_USER)
 
 
 def _streamed_job_data(d, norm, batch_size: int, seed: int):
@@ -121,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def compress_job(args) -> dict:
     from src.compress.twin import check_twin, copy_weights_back, tf_keras_twin
-    from src.models import load_model
+    from src.job_folder import load_trained_model
 
     import keras
 
@@ -129,7 +127,7 @@ def compress_job(args) -> dict:
     started = time.perf_counter()
     out = args.out or args.job_dir / "compressed"
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.job_dir / "model.keras", compile=False)
+    model = load_trained_model(args.job_dir)
     settings = read_settings(args.settings, weight_layer_names(model))
     x_train, y_train, x_test, y_test = load_job_data(args.job_dir, args.batch_size, args.seed)
     twin = tf_keras_twin(model)

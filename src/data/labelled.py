@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.atomic_files import atomic_path
 from src.data.splits import DataSplits, fingerprint
 from src.errors import ConfigError, DataError
 
@@ -57,11 +58,9 @@ def split_labelled(splits: DataSplits, fraction: float, seed: int) -> tuple[Data
 def save_pseudo_labels(path: str | Path, indices: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> Path:
     """Write pseudo-labels (indices into the full training split, hard labels, scores) as .npz."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, indices=np.asarray(indices, np.int64), labels=np.asarray(labels, np.int64),
-             scores=np.asarray(scores, np.float32))
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, indices=np.asarray(indices, np.int64), labels=np.asarray(labels, np.int64),
+                 scores=np.asarray(scores, np.float32))
     return path
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.atomic_files import atomic_write_bytes, atomic_write_text
 from src.data.image_folder import BAD_FILE_POLICIES
 from src.data.image_header import READABLE, decodes, sniff
 from src.errors import ConfigError, DataError, did_you_mean
@@ -268,9 +269,7 @@ def _convert_other_images(manifest: Manifest, kinds: dict[str, str], folder: Pat
     for rel in kinds:
         target = folder / f"{hashlib.sha256(f'{manifest.root.resolve()}/{rel}'.encode()).hexdigest()[:20]}.jpg"
         if not target.exists():
-            tmp = target.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(as_rgb_jpeg(manifest.root / rel))
-            tmp.replace(target)
+            atomic_write_bytes(target, as_rgb_jpeg(manifest.root / rel))
         moved[rel] = str(target.resolve())
     log.info("%d non-JPEG image(s) re-encoded as JPEG in %s (the tree is left as it is)", len(moved), folder)
 
@@ -292,10 +291,7 @@ def _write_cache(cache: Path, manifest: Manifest) -> None:
             "test": _split_json(manifest.test), "skipped": [list(s) for s in manifest.skipped], "digest": manifest.digest,
             "converted": list(manifest.converted), "all_jpeg": manifest.all_jpeg}
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(cache)
+        atomic_write_text(cache, json.dumps(data))
     except OSError as exc:  # a read-only cache folder costs the next job an index pass, nothing else
         log.warning("could not cache the manifest in %s (%s)", cache, exc)
 

@@ -31,8 +31,9 @@ from src.distill.pseudo_labels import (
     class_proportional_mask, ensemble, fixed_threshold_mask, precision_coverage_curve, pseudo_label_stats,
 )
 from src.distill.transforms import parse_transforms
+from src.atomic_files import atomic_write_text
 from src.errors import ConfigError
-from src.train.jobfile import atomic_write_text
+from src.job_folder import load_trained_model, model_path
 from src.train.staged import run_staged_job, sub_config
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,11 @@ def distill(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run(cfg: DictConfig, out: Path, run_id: str | None, train) -> dict[str, Any]:
-    from src.models.saving import load_model
 
     teacher = train(sub_config(cfg, "teacher", out, run_id))
     pool = unlabelled_pool(cfg)
     norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, int(cfg.data.channels))
-    model = load_model(out / "teacher" / "model.keras", compile=False)
+    model = load_trained_model(out / "teacher")
     labelled_labels = pool.labelled_labels
     frequencies = np.bincount(labelled_labels, minlength=pool.num_classes) / len(labelled_labels)
     method = cfg.distill.get("ensemble", "mean_prob")
@@ -230,7 +230,7 @@ def _student_train_overrides(cfg: DictConfig, out: Path, labelled: int, pseudo: 
     overrides["train.epochs"] = student_epochs(cfg.distill.student.get("epochs", "same_steps"), int(cfg.train.epochs),
                                                labelled, int(pseudo))
     if cfg.distill.student.get("init", "scratch") == "teacher":
-        overrides["train.init_weights"] = str(out / "teacher" / "model.keras")
+        overrides["train.init_weights"] = str(model_path(out / "teacher"))
     return overrides
 
 

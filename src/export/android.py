@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from src.data.pipeline import Normalization
 from src.errors import ExportError
 from src.export.tflite import FORMATS as TFLITE_FORMATS
 from src.export.tflite import report_path, tflite_filename
+from src.job_folder import CONFIG_FILE, has_config, job_data, load_config, model_path, read_config, read_job
 
 #: Every post-training format, plus QAT's (`src.compress.qat`).
 FORMATS = (*TFLITE_FORMATS, "qat_int8")
@@ -65,7 +65,7 @@ def _tensor_info(detail: dict) -> dict[str, Any]:
 
 def describe(job_dir: Path, path: Path, fmt: str) -> dict[str, Any]:
     """model.json: what an app needs to feed the model and read its answer, plus how it was verified."""
-    cfg = yaml.safe_load((job_dir / "config.yaml").read_text())
+    cfg = read_config(job_dir)
     data = cfg["data"]
     channels = int(data["channels"])
     norm = Normalization.create(data["normalize"]["mean"], data["normalize"]["std"], channels)  # per channel
@@ -91,8 +91,7 @@ def describe(job_dir: Path, path: Path, fmt: str) -> dict[str, Any]:
 
 
 def _job_commit(job_dir: Path) -> str | None:
-    record = job_dir / "job.json"
-    return json.loads(record.read_text()).get("git_commit") if record.exists() else None
+    return (read_job(job_dir) or {}).get("git_commit")
 
 
 def add_metadata(model_bytes: bytes, description: dict[str, Any], labels: Path) -> bytes | None:
@@ -135,11 +134,11 @@ def export_missing(job_dir: Path, model: str, fmt: str) -> Path:
     try:
         return find_export(job_dir, model, fmt)
     except ExportError:
-        if fmt not in TFLITE_FORMATS or not (job_dir / "model.keras").exists():
+        if fmt not in TFLITE_FORMATS or not model_path(job_dir).exists():
             raise
     from src.export.from_job import export_job
 
-    print(f"{fmt}: not exported yet; exporting and verifying it from {job_dir / 'model.keras'}", flush=True)
+    print(f"{fmt}: not exported yet; exporting and verifying it from {model_path(job_dir)}", flush=True)
     for _, _, report, _ in export_job(job_dir, (fmt,)):
         if isinstance(report, ExportError):
             raise report
@@ -149,18 +148,14 @@ def export_missing(job_dir: Path, model: str, fmt: str) -> Path:
 def write_bundle(job_dir: Path, fmt: str, out: Path | None = None, export: bool = False) -> Path:
     """``<out>/model.tflite``, ``labels.txt`` and ``model.json`` for the job's ``fmt`` export (with ``export``,
     made first if missing); returns ``out``."""
-    from omegaconf import OmegaConf
-
-    from src.data import open_source
-
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; bundles exist for {list(FORMATS)}.")
-    cfg = OmegaConf.load(job_dir / "config.yaml")
+    cfg = load_config(job_dir)
     path = export_missing(job_dir, cfg.model.name, fmt) if export else find_export(job_dir, cfg.model.name, fmt)
     out = Path(out or job_dir / "android" / fmt)
     out.mkdir(parents=True, exist_ok=True)
     labels = out / "labels.txt"
-    labels.write_text("\n".join(open_source(cfg.data).class_names) + "\n")
+    labels.write_text("\n".join(job_data(cfg.data)[0].class_names) + "\n")
     description = describe(job_dir, path, fmt)
     with_metadata = add_metadata(path.read_bytes(), description, labels)
     description["tflite_metadata"] = ("embedded (ImageClassifier schema, labels.txt packed)" if with_metadata
@@ -181,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-export", action="store_true",
                         help="only bundle formats already exported (default: export a missing post-training format first)")
     args = parser.parse_args(argv)
-    if not (args.job_dir / "config.yaml").exists():
-        raise SystemExit(f"error: {args.job_dir} is not a training job folder (no config.yaml)")
+    if not has_config(args.job_dir):
+        raise SystemExit(f"error: {args.job_dir} is not a training job folder (no {CONFIG_FILE})")
     try:
         for fmt in args.formats:
             out = write_bundle(args.job_dir, fmt, args.out / fmt if args.out else None, export=not args.no_export)

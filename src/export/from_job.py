@@ -7,32 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
-
 from src.errors import ExportError
 from src.export.tflite import TfliteReport, export_and_verify
+from src.job_folder import job_data, load_config, load_trained_model, verification_set
 
 EXPORT_DIR = "mobile_export"
 
 
 def export_job(job_dir: Path, formats: tuple[str, ...]) -> Iterator[tuple[str, str, TfliteReport | ExportError, tuple[str, ...]]]:
     """(model name, format, its verification report or the ExportError that stopped it, class names) per format."""
-    from omegaconf import OmegaConf
-
-    from src.data import STREAMING, open_source
-    from src.data.sources import STREAMED_VERIFY_LIMIT
-    from src.data.pipeline import Normalization
-    from src.models.saving import load_model
-
-    cfg = OmegaConf.create(yaml.safe_load((job_dir / "config.yaml").read_text()))
-    data = open_source(cfg.data)
-    norm = Normalization.create(cfg.data.normalize.mean, cfg.data.normalize.std, int(cfg.data.channels))
-    # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole
-    limit = (cfg.export.get("max_eval_examples") or STREAMED_VERIFY_LIMIT) if cfg.data.name in STREAMING else None
-    x_raw, y_test = data.take("test", limit)
-    x_test = norm.apply_numpy(x_raw)
-    calibration = norm.apply_numpy(data.take("train", 256)[0])
-    model = load_model(job_dir / "model.keras", compile=False)
+    cfg = load_config(job_dir)
+    data, norm = job_data(cfg.data)
+    # a streamed test set is verified on its first export.max_eval_examples images, never loaded whole;
+    # an in-memory one on all of them
+    x_test, y_test, calibration = verification_set(data, norm, cfg.export.get("max_eval_examples") if data.streaming else None)
+    model = load_trained_model(job_dir)
     for fmt in formats:
         try:
             report: TfliteReport | ExportError = export_and_verify(

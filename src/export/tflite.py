@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 import tempfile
@@ -24,27 +23,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from src.atomic_files import atomic_write_bytes
 from src.errors import ExportError
 from src.export.logit_range import LogitRange, logit_range, quantization_hint
 
 log = logging.getLogger(__name__)
 
 _FLEX_MARKERS = ("ERROR_NEEDS_FLEX_OPS", "ERROR_NEEDS_CUSTOM_OPS", "neither a custom op nor a flex op", "TF Select ops")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make the .tflite the only private file of the job
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _non_builtin_ops(converter_message: str) -> list[str]:
@@ -133,7 +118,7 @@ def convert_to_tflite(
                 "Replace the layer(s) that use them."
             ) from exc
     path = Path(path)
-    _atomic_write(path, flatbuffer)
+    atomic_write_bytes(path, flatbuffer)
     return path
 
 
@@ -197,6 +182,14 @@ def _allocate(interp, path: str | Path) -> None:
                     "such channels (src/train/bn_health.py). Retrain with a lower learning rate or more "
                     "warm-up.") if problems else ""
         raise ExportError(f"LiteRT could not prepare {path}: {str(exc).rstrip('.')}.{hint}") from exc
+
+
+def open_interpreter(path: str | Path, num_threads: int = 2):
+    """A LiteRT Interpreter for the .tflite file ``path``, tensors allocated (default delegates: XNNPACK);
+    ExportError naming the file when it is missing, corrupt or refused."""
+    interp = _load(path, num_threads=num_threads)
+    _allocate(interp, path)
+    return interp
 
 
 def tflite_op_names(path: str | Path) -> list[str]:
@@ -280,13 +273,13 @@ def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -
                 _allocate(interp, path)
             else:  # pad to the fixed batch, drop the padding below
                 chunk = np.concatenate([chunk, np.zeros((batch - n, *chunk.shape[1:]), chunk.dtype)])
-        interp.set_tensor(inp["index"], _quantize(chunk, inp))
+        interp.set_tensor(inp["index"], quantize_input(chunk, inp))
         interp.invoke()
         results.append(_dequantize(interp.get_tensor(out["index"])[:n], out))
     return np.concatenate(results)
 
 
-def _quantize(images: np.ndarray, detail: dict) -> np.ndarray:
+def quantize_input(images: np.ndarray, detail: dict) -> np.ndarray:
     """float32 images as the input tensor wants them (int8 inputs: with its scale and zero point)."""
     if detail["dtype"] == np.float32:
         return np.ascontiguousarray(images, dtype=np.float32)
@@ -363,7 +356,7 @@ def verify_and_record(
 ) -> TfliteReport:
     """`verify_tflite`, with the report written beside the file (`report_path`)."""
     report = verify_tflite(path, model, images, labels, batch_size=batch_size, num_threads=num_threads)
-    _atomic_write(report_path(path), json.dumps(report.as_dict(), indent=2).encode())
+    atomic_write_bytes(report_path(path), json.dumps(report.as_dict(), indent=2).encode())
     return report
 
 

@@ -1,5 +1,5 @@
 """Reports and plots of runs."""
 
-from src.report.curves import plot_history
+from src.train.curves import plot_history
 
 __all__ = ["plot_history"]

@@ -22,10 +22,9 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 
+from src.job_folder import read_config, read_history, read_job, read_results
 from src.report.ablation_specs import SPECS, AblationSpec, Claim, TrendClaim, ablation_name, is_quick, value
-from src.report.curves import read_history
 from src.report.markdown import splice_section, write_readme
 from src.report.stats import ALPHA, homogeneity_p, mean_std, paired, pooled, pooled_sd, trend, welch
 from src.report.sweep_table import unique_jobs
@@ -37,10 +36,9 @@ def read_points(sweep_dirs: list[Path]) -> list[dict[str, Any]]:
     point that continued an earlier job (resumed_in.txt) is read from that job's folder, once."""
     points = []
     for _, folder, job_dir in unique_jobs(sweep_dirs):
-        cfg_path = job_dir / "config.yaml" if (job_dir / "config.yaml").exists() else folder / ".hydra" / "config.yaml"
-        cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.exists() else {}
-        results = json.loads((job_dir / "results.json").read_text()) if (job_dir / "results.json").exists() else None
-        job = json.loads((job_dir / "job.json").read_text()) if (job_dir / "job.json").exists() else {}
+        cfg = read_config(job_dir, hydra_folder=folder)  # Hydra's record for a point that never started
+        results = read_results(job_dir)
+        job = read_job(job_dir) or {}
         points.append({"folder": str(folder), "job_dir": str(job_dir), "cfg": cfg, "results": results, "job": job})
     return points
 
@@ -61,9 +59,9 @@ def group_points(spec: AblationSpec, points: list[dict[str, Any]]) -> dict[str, 
         if point["results"] is not None:
             group["acc"][point["cfg"].get("seed")] = point["results"]["test_accuracy"]
             group["results"].append(point["results"])
-            history = Path(point.get("job_dir", point["folder"])) / "history.csv"
-            if history.exists():
-                group["histories"].append(read_history(history))
+            history = read_history(Path(point.get("job_dir", point["folder"])))
+            if history is not None:
+                group["histories"].append(history)
         else:
             group["unfinished"].append(f"{point['folder']} ({point['job'].get('status', 'not started')})")
     return groups

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.compress.storage import LayerStorage, table
 from src.report.job_results import read_jobs, report_main
 from src.report.markdown import splice_section, write_readme

@@ -15,7 +15,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.report.job_results import read_jobs, report_main
 from src.report.markdown import splice_section, write_readme
 from src.report.stats import mean_std, paired

@@ -6,10 +6,11 @@ report: its job folders are not committed)."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from src.job_folder import RESULTS_FILE, read_results, results_path
 
 
 def read_jobs(folders: list[Path], required_key: str) -> list[dict[str, Any]]:
@@ -22,12 +23,11 @@ def read_jobs(folders: list[Path], required_key: str) -> list[dict[str, Any]]:
                          f"on the machine that ran them)")
     jobs = []
     for folder in folders:
-        for path in sorted([folder / "results.json", *folder.glob("*/results.json")]):
-            if path.exists():
-                result = json.loads(path.read_text())
-                if required_key in result:
-                    result["folder"] = str(path.parent)
-                    jobs.append(result)
+        for path in sorted([results_path(folder), *folder.glob(f"*/{RESULTS_FILE}")]):
+            result = read_results(path.parent)
+            if result is not None and required_key in result:
+                result["folder"] = str(path.parent)
+                jobs.append(result)
     return jobs
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from src.bench.csv_out import write_rows
+from src.atomic_files import write_rows
 from src.errors import ExportError
-from src.export.tflite import FORMATS, _allocate, _load, _quantize, report_hint
+from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job, read_config
+from src.export.tflite import FORMATS, open_interpreter, quantize_input, report_hint
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50
@@ -35,10 +35,9 @@ LATENCY_RUNS = 50
 
 def litert_latency_ms(path: str | Path, threads: int, runs: int = LATENCY_RUNS) -> float:
     """Median wall time of one batch-1 invoke in LiteRT (after 5 warm-up runs)."""
-    interp = _load(path, num_threads=threads)
-    _allocate(interp, path)
+    interp = open_interpreter(path, num_threads=threads)
     detail = interp.get_input_details()[0]
-    image = _quantize(np.random.default_rng(0).normal(size=detail["shape"]).astype(np.float32), detail)
+    image = quantize_input(np.random.default_rng(0).normal(size=detail["shape"]).astype(np.float32), detail)
     interp.set_tensor(detail["index"], image)
     for _ in range(5):
         interp.invoke()
@@ -107,7 +106,7 @@ def qat_row(job_dir: Path, qat_args: list[str]) -> dict[str, Any]:
         lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit {proc.returncode}"
         print(f"QAT of {job_dir} failed: {reason}", file=sys.stderr, flush=True)
-        model = yaml.safe_load((job_dir / "config.yaml").read_text())["model"]["name"]
+        model = read_config(job_dir)["model"]["name"]
         return error_row(model, job_dir, "qat_int8", reason)
     summary = json.loads((job_dir / "mobile_export" / "qat.json").read_text())
     return table_row(summary["model"], job_dir, "qat_int8", summary)
@@ -143,15 +142,15 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("jobs", nargs="+", type=Path, help="trained job folders (model.keras + config.yaml)")
+    parser.add_argument("jobs", nargs="+", type=Path, help=f"trained job folders ({MODEL_FILE} + {CONFIG_FILE})")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--qat", action="store_true", help="also quantisation-aware training to int8 (qat_int8)")
     parser.add_argument("--qat-args", default="", help="extra arguments for python -m src.compress.qat, quoted")
     args = parser.parse_args(argv)
     for job in args.jobs:
-        if not (job / "model.keras").exists() or not (job / "config.yaml").exists():
-            raise SystemExit(f"error: {job} is not a finished training job (needs model.keras and config.yaml)")
+        if not is_trained_job(job):
+            raise SystemExit(f"error: {job} is not a finished training job (needs {MODEL_FILE} and {CONFIG_FILE})")
     rows = []
     for job in args.jobs:
         rows += job_rows(job, tuple(args.formats))

@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 
-from src.report.curves import read_history
+from src.job_folder import (
+    has_results, point_folders, point_overrides, read_config, read_history, read_job, read_results, resolved_job_dir,
+)
 from src.report.markdown import write_readme
-from src.train.jobfile import POINTER_FILE, read_job
 
 #: Public Fashion-MNIST test accuracies (zalandoresearch/fashion-mnist README, as recorded in
 #: shared/reference/fashion_mnist.md) of the row each of our networks is held against.
@@ -73,13 +72,12 @@ COLUMNS = [
 
 def read_point(job_dir: Path) -> dict:
     """One row from a sweep point's job folder (status ``unfinished`` without ``results.json``)."""
-    cfg = yaml.safe_load((job_dir / "config.yaml").read_text()) if (job_dir / "config.yaml").exists() else {}
+    cfg = read_config(job_dir)
     model = (cfg.get("model") or {}).get("name", "?")
     row: dict = {"point": job_dir.name, "model": model_label(job_dir, model), "seed": cfg.get("seed"),
                  "status": "unfinished", "job": os.path.normpath(job_dir)}
-    history = job_dir / "history.csv"
-    if history.exists():
-        columns = read_history(history)
+    columns = read_history(job_dir)
+    if columns is not None:
         row["epochs"] = len(columns.get("epoch", []))
         per_epoch = columns.get("images_per_s", [])
         speeds = [v for v in per_epoch[1:] or per_epoch if not math.isnan(v)]  # epoch 1 holds the tracing
@@ -87,9 +85,8 @@ def read_point(job_dir: Path) -> dict:
         # history.csv survives a resume; results.json's wall_seconds counts only the last invocation
         epoch_seconds = [v for v in columns.get("epoch_seconds", []) if not math.isnan(v)]
         row["train_seconds"] = sum(epoch_seconds) if epoch_seconds else None
-    results_path = job_dir / "results.json"
-    if results_path.exists():
-        results = json.loads(results_path.read_text())
+    results = read_results(job_dir)
+    if results is not None:
         row.update(
             status="finished",
             params=results.get("params_trainable"),
@@ -117,9 +114,7 @@ def model_label(job_dir: Path, model: str) -> str:
     """The model's name plus the job's own command-line overrides of the network and the recipe (Hydra's
     ``.hydra/overrides.yaml``), e.g. ``resnet20 (se_position=standard)``: a knob set on the command line
     changes what the row measures, so the row must say so."""
-    overrides_file = job_dir / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-    knobs = [o.removeprefix("model.") for o in overrides or []
+    knobs = [o.removeprefix("model.") for o in point_overrides(job_dir)
              if o.startswith(LABELLED_OVERRIDES) and not o.startswith(UNLABELLED_OVERRIDES)]
     return f"{model} ({', '.join(knobs)})" if knobs else model
 
@@ -128,7 +123,7 @@ def point_dirs(sweep_dir: Path) -> list[Path]:
     """The sweep's point folders (Hydra's numeric subdirs), in point order."""
     if not sweep_dir.is_dir():
         raise SystemExit(f"error: {sweep_dir} is not a folder; give a sweep folder such as multirun/<experiment>/<time>")
-    dirs = sorted((d for d in sweep_dir.iterdir() if d.is_dir() and d.name.isdigit()), key=lambda d: int(d.name))
+    dirs = point_folders(sweep_dir)
     if not dirs:
         raise SystemExit(f"error: {sweep_dir} holds no point folders (0/, 1/, ...): is it a Hydra sweep folder?")
     return dirs
@@ -144,8 +139,7 @@ def unique_jobs(sweep_dirs: list[Path]) -> list[Job]:
     jobs, seen = [], set()
     for k, sweep in enumerate(sweep_dirs):
         for folder in point_dirs(sweep):
-            pointer = folder / POINTER_FILE
-            job_dir = Path(pointer.read_text().strip()) if pointer.exists() else folder
+            job_dir = resolved_job_dir(folder)
             if job_dir.resolve() in seen:
                 continue
             seen.add(job_dir.resolve())
@@ -157,7 +151,7 @@ def drop_superseded(jobs: list[Job]) -> tuple[list[Job], list[Job]]:
     """``jobs`` without the unfinished attempts whose config (``job.json`` fingerprint) finished in another
     job folder of the list (a job killed before its first saved epoch restarts in a new folder), and
     the jobs so left out."""
-    done = [(job_dir / "results.json").exists() for _, _, job_dir in jobs]
+    done = [has_results(job_dir) for _, _, job_dir in jobs]
     prints = [(read_job(job_dir) or {}).get("fingerprint") for _, _, job_dir in jobs]
     finished = {p for p, d in zip(prints, done) if d} - {None}
     kept, dropped = [], []

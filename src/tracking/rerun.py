@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from src.errors import ConfigError
-from src.train.jobfile import read_job
+from src.job_folder import CONFIG_FILE, has_config, job_data, load_config, read_job
 
-CONFIG_FILE = "config.yaml"
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -31,7 +30,7 @@ class Recorded:
 
 
 def from_job_folder(job_dir: Path) -> Recorded:
-    if not (job_dir / CONFIG_FILE).exists():
+    if not has_config(job_dir):
         raise ConfigError(f"{job_dir} has no {CONFIG_FILE}; give a job folder (outputs/<experiment>/<time>) "
                           "or an MLflow run id.")
     record = read_job(job_dir) or {}
@@ -69,8 +68,6 @@ def fetch(source: str, into: Path) -> Recorded:
 
 def mismatches(recorded: Recorded) -> list[str]:
     """Warnings for a git commit or data fingerprint that differ from the recorded ones."""
-    from omegaconf import OmegaConf
-
     from src.tracking.provenance import git_info
 
     warnings = []
@@ -82,10 +79,7 @@ def mismatches(recorded: Recorded) -> list[str]:
     elif now.get("git_dirty") == "true":
         warnings.append("the checkout has uncommitted changes: the code may differ from the recorded run's")
     if recorded.data_fingerprint:
-        from src.data import open_source
-
-        cfg = OmegaConf.load(recorded.config_dir / CONFIG_FILE)
-        fingerprint = open_source(cfg.data).fingerprint
+        fingerprint = job_data(load_config(recorded.config_dir).data)[0].fingerprint
         if fingerprint != recorded.data_fingerprint:
             warnings.append(f"the data's fingerprint is {fingerprint}, the job's was {recorded.data_fingerprint}: "
                             "the images, labels or split differ")

@@ -2,7 +2,7 @@
 
 A failing point does not stop a sweep (unless ``fail_fast=true``): `src.run` records the failure in
 the point's ``job.json`` and its MLflow run, and returns, so Hydra launches the next point. When all
-points have run, this callback prints a table of every point (src.train.summary.sweep_table), lists the
+points have run, this callback prints a table of every point (`sweep_table`), lists the
 failed ones with their overrides and error, tags the
 sweep's MLflow parent run, and ends the command with exit code 1. The summary is read from the job
 folders, so it also covers points run by other processes (joblib launcher). Re-running the same
@@ -15,48 +15,58 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.train.jobfile import POINTER_FILE, read_job
+from src.job_folder import point_folders, point_overrides, read_job, read_results, resolved_job_dir
 
 
 #: job.json statuses of a point that did not finish.
 NOT_FINISHED = ("failed", "interrupted", "killed", "running", "carried")
 
 
-def _overrides(point_dir: Path) -> list[str]:
-    """The point's overrides as Hydra recorded them in ``.hydra/overrides.yaml``."""
-    try:
-        return [str(o) for o in yaml.safe_load((point_dir / ".hydra" / "overrides.yaml").read_text()) or []]
-    except (OSError, yaml.YAMLError):
-        return []
-
-
-def point_dirs(sweep_dir: Path) -> list[Path]:
-    """The sweep's point folders (0, 1, ...) in order."""
-    return sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-
-
 def failed_points(sweep_dir: Path) -> list[tuple[str, str, str]]:
     """(point folder, the overrides that tell it from the other points, status + error) of every point of
     the sweep that did not finish."""
-    points = point_dirs(sweep_dir)
-    overrides = {p.name: _overrides(p) for p in points}
+    points = point_folders(sweep_dir)
+    overrides = {p.name: point_overrides(p) for p in points}
     shared = set.intersection(*(set(o) for o in overrides.values())) if len(points) > 1 else set()
     failures = []
     for point in points:
         record = read_job(point) or {}
-        resumed = point / POINTER_FILE
-        if resumed.exists():  # the point continued an earlier job in that job's folder
-            record = read_job(Path(resumed.read_text().strip())) or record
+        job = resolved_job_dir(point)
+        if job != point:  # the point continued an earlier job in that job's folder
+            record = read_job(job) or record
         status = record.get("status", "failed")
         if not record or status in NOT_FINISHED:
             error = record.get("error") or "no job record: it failed before it started"
             own = " ".join(o for o in overrides[point.name] if o not in shared) or point.name
             failures.append((point.name, own, f"{status}: {error}"))
     return failures
+
+
+def sweep_table(sweep_dir: Path) -> str:
+    """One line per point of a sweep: its own overrides, status, test accuracy and TFLite agreement, then
+    the report's folder when the sweep wrote one."""
+    points = point_folders(sweep_dir)
+    overrides = {p.name: point_overrides(p) for p in points}
+    shared = set.intersection(*(set(o) for o in overrides.values())) if len(points) > 1 else set()
+    rows = [f"{'point':>5}  {'status':<11} {'test acc':>8} {'tflite agr':>10}  overrides"]
+    for point in points:
+        job = resolved_job_dir(point)
+        status = (read_job(job) or {}).get("status", "failed")
+        try:
+            results = read_results(job) or {}
+        except (OSError, ValueError):
+            results = {}
+        acc, agreement = results.get("test_accuracy"), results.get("tflite_top1_agreement")
+        own = " ".join(o for o in overrides[point.name] if o not in shared) or "-"
+        rows.append(f"{point.name:>5}  {status:<11} {'-' if acc is None else f'{acc:.4f}':>8} "
+                    f"{'-' if agreement is None else f'{agreement:.4f}':>10}  {own}")
+    report = Path(sweep_dir) / "report"
+    if report.is_dir():
+        rows.append(f"report: {report}")
+    return "\n".join(rows)
 
 
 class SweepSummaryCallback(Callback):
@@ -67,9 +77,7 @@ class SweepSummaryCallback(Callback):
         if not sweep_dir.is_dir():
             return
         failures = failed_points(sweep_dir)
-        points = len(point_dirs(sweep_dir))
-        from src.train.summary import sweep_table
-
+        points = len(point_folders(sweep_dir))
         print(sweep_table(sweep_dir), flush=True)
         if not failures:
             print(f"sweep finished: all {points} points succeeded ({sweep_dir})")

@@ -1,7 +1,7 @@
 """Training: `train(cfg)` runs one job (data -> model -> fit -> test -> export), tracked in MLflow.
 
-`train` is imported on first use (PEP 562), so that light modules of this package (the job record,
-the watchdog) load without Keras and TensorFlow."""
+`train` is imported on first use (PEP 562), so that light modules of this package (the
+watchdog) load without Keras and TensorFlow."""
 
 from __future__ import annotations
 

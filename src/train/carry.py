@@ -44,7 +44,8 @@ from typing import Any
 
 from src.errors import CheckpointError, ConfigError
 from src.redact import redact, redact_tree
-from src.train.jobfile import JOB_FILE, pid_alive, read_job, write_job
+from src.atomic_files import atomic_path
+from src.job_folder import CONFIG_FILE, JOB_FILE, has_config, pid_alive, read_config, read_job, results_path, write_job
 
 #: 2: the MLflow half is hashed too, text files are redacted (format 1 bundles are refused).
 FORMAT = 2
@@ -102,12 +103,9 @@ def _regular_files(folder: Path, skip=lambda rel: False) -> list[Path]:
 
 
 def _job_config(job_dir: Path) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    path = job_dir / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"{job_dir} has no config.yaml: it is not a training job's folder (or it never started).")
-    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    if not has_config(job_dir):
+        raise ConfigError(f"{job_dir} has no {CONFIG_FILE}: it is not a training job's folder (or it never started).")
+    return read_config(job_dir)
 
 
 def _saved_epoch(job_dir: Path) -> int:
@@ -172,7 +170,7 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
                           "(outputs/<experiment>/<time> or multirun/<experiment>/<sweep>/<point>).")
     if record.get("status") == "finished":
         raise ConfigError(f"the job in {job_dir} is finished: there is nothing to resume (its results are in "
-                          f"{job_dir / 'results.json'}).")
+                          f"{results_path(job_dir)}).")
     pid = record.get("pid")
     if record.get("status") == "running" and record.get("host") == socket.gethostname() and pid and pid_alive(pid):
         raise ConfigError(f"the job in {job_dir} is running (pid {record['pid']}); stop it first (kill -TERM "
@@ -208,15 +206,13 @@ def pack(job_dir: Path, bundle: Path, tracking_uri: str | None = None, with_mlfl
             contents.update({f"{RUN_PREFIX}/{name}": data for name, data in run_files.items()})
             manifest["mlflow"] = {"run_id": run_record["run_id"], "experiment_name": run_record["experiment_name"],
                                   "files": {name: _sha256(data) for name, data in run_files.items()}}
-        tmp = bundle.with_name(f".{bundle.name}.tmp")
-        with tarfile.open(tmp, "w:gz") as tar:
+        with atomic_path(bundle) as tmp, tarfile.open(tmp, "w:gz") as tar:
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
             for name, data in contents.items():
                 if isinstance(data, bytes):
                     _add_bytes(tar, name, data)
                 else:  # a plain file, as a plain member (its mode and time kept)
                     tar.add(data, arcname=name, recursive=False)
-        os.replace(tmp, bundle)
     return manifest
 
 

@@ -20,14 +20,16 @@ import keras
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.data import open_source
+from src.atomic_files import atomic_write_text
 from src.data.pipeline import Normalization, steps_per_epoch
-from src.data.sources import STREAMED_VERIFY_LIMIT
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
+from src.job_folder import (
+    config_path, has_results, history_path, job_data, point_to_job, read_history_csv, read_job, read_results,
+    results_path, truncate_history, verification_set, write_config, write_job, write_results,
+)
 from src.models import build_model
 from src.profiling import count_macs, count_params
-from src.redact import redact, redact_tree
-from src.report.curves import read_history
+from src.redact import redact_tree
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
 from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
@@ -39,10 +41,9 @@ from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
 from src.train.input_normalization import with_input_normalization
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
-from src.train.jobfile import point_to_job
 from src.train.resume import (
-    TrainingState, atomic_write_text, claim_job, clear_state, earlier_job, job_fingerprint, read_job,
-    reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
+    TrainingState, claim_job, clear_state, earlier_job, job_fingerprint, reap_dead_jobs, restore_state,
+    running_elsewhere, saved_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def _previous_job(cfg: DictConfig, fingerprint: str) -> tuple[str, Path | None, 
         return "new", None, {}
     job_dir, record = previous
     if record.get("status") == "finished":
-        if cfg.get("skip_finished") and (job_dir / "results.json").exists():
+        if cfg.get("skip_finished") and has_results(job_dir):
             return "skip", job_dir, record
         return "new", None, {}
     return ("resume", job_dir, record) if saved_epoch(job_dir) > 0 else ("new", None, {})
@@ -184,7 +185,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("%s: finished before in %s with the same config: skipped (resume=never runs it again)",
                  cfg.model.name, previous_dir)
         point_to_job(Path(cfg.output_dir), previous_dir)
-        return json.loads((previous_dir / "results.json").read_text())
+        return read_results(previous_dir)
     if action == "resume":
         log.info("resuming the unfinished job in %s after epoch %d (same config; resume=never starts afresh)",
                  previous_dir, saved_epoch(previous_dir))
@@ -302,10 +303,9 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     seed_everything(cfg.seed, cfg.train.get("deterministic", True))
 
     data_cfg = cfg.data
-    data = open_source(data_cfg)  # in memory, or streamed from disk (src/data/sources.py)
+    data, norm = job_data(data_cfg)  # in memory, or streamed from disk (src/data/sources.py)
     size, channels = int(data_cfg.image_size), int(data_cfg.channels)
     n_train = data.num_examples("train")
-    norm = Normalization.create(data_cfg.normalize.mean, data_cfg.normalize.std, channels)
 
     _check_export_formats(cfg)  # before training: a typo here must not cost a training run
     model = build_from_config(cfg, (size, size, channels), data.num_classes)
@@ -348,7 +348,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     start_epoch = restore_state(trainer, out) if resuming else 0
     if start_epoch:
         log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
-        _truncate_history(out / "history.csv", start_epoch)
+        truncate_history(out, start_epoch)
     elif cfg.train.get("init_weights"):
         _load_initial_weights(model, cfg.train.init_weights)
     if cfg.train.get("sparsity"):  # DSD's sparse phase: after the initial (or restored) weights, before any step
@@ -360,7 +360,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
-    atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials
+    write_config(out, cfg)  # resolved, no credentials
     atomic_write_text(out / "macs.txt", macs.table())
     write_job(out, data_fingerprint=data.fingerprint)  # `--rerun <job folder>` checks the data against it
     with tracking_run(cfg, resume_run_id) as run:
@@ -377,7 +377,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), LossGuard()]
         if has_aux_heads(model):
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
-        callbacks.append(EpochCSVLogger(str(out / "history.csv"), append=start_epoch > 0))
+        callbacks.append(EpochCSVLogger(str(history_path(out)), append=start_epoch > 0))
         if run:
             from src.tracking import MlflowMetrics
 
@@ -391,7 +391,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
             train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
             callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
         )
-        history = read_history(out / "history.csv")  # every epoch, across resumptions
+        history = read_history_csv(history_path(out))  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")
         if loss_diverged(train_loss):
             good = saved_epoch(out)
@@ -428,29 +428,26 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         if cfg.export.get("enabled", False):
             from src.export import export_and_verify
 
-            limit = cfg.export.get("max_eval_examples")
-            if limit is None and data.streaming:  # never the whole streamed test set in memory
-                limit = STREAMED_VERIFY_LIMIT
-            xe, ye = data.take("test", limit)
-            calibration = norm.apply_numpy(data.take("train", 256)[0])  # int8: activation ranges from training images
+            # never the whole streamed test set in memory; int8: activation ranges from training images
+            xe, ye, calibration = verification_set(data, norm, cfg.export.get("max_eval_examples"))
             for fmt in cfg.export.get("formats") or ["float32"]:
-                report = export_and_verify(deployed, out, norm.apply_numpy(xe), ye, name=cfg.model.name, fmt=fmt,
+                report = export_and_verify(deployed, out, xe, ye, name=cfg.model.name, fmt=fmt,
                                            representative=calibration)
                 results.update(report.as_metrics("tflite_" if fmt == "float32" else f"tflite_{fmt}_"))
                 tflite_reports.append(report)
         results["wall_seconds"] = time.perf_counter() - started
         results["train_images_per_s"] = float(np.median(history["images_per_s"]))
-        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-        from src.report import plot_history
+        write_results(out, results)
+        from src.train.curves import plot_history
 
-        plot_history(out / "history.csv", out / "curves.png", title=f"{cfg.model.name} on {cfg.data.name}, seed {cfg.seed}")
+        plot_history(history_path(out), out / "curves.png", title=f"{cfg.model.name} on {cfg.data.name}, seed {cfg.seed}")
         if run:
             import mlflow
 
             mlflow.log_metrics({k: float(v) for k, v in results.items()})
             mlflow.log_artifact(str(model_path))
-            mlflow.log_artifact(str(out / "results.json"))
-            mlflow.log_artifact(str(out / "history.csv"))
+            mlflow.log_artifact(str(results_path(out)))
+            mlflow.log_artifact(str(history_path(out)))
             mlflow.log_artifact(str(out / "curves.png"))
             for report in tflite_reports:
                 mlflow.log_artifact(report.path, artifact_path="tflite")
@@ -487,14 +484,6 @@ def _load_initial_weights(model: keras.Model, path: str) -> None:
     log.info("initial weights from %s", path)
 
 
-def _truncate_history(path: Path, epochs: int) -> None:
-    """Keep the first ``epochs`` rows of a CSVLogger file (an epoch logged but not saved is redone)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    atomic_write_text(path, "".join(lines[: 1 + epochs]))
-
-
 def _evaluate_main_output(model: keras.Model, dataset) -> tuple[float, float]:
     """Test loss and accuracy of the main output (auxiliary heads, if any, are not counted)."""
     metrics = model.evaluate(dataset, verbose=0, return_dict=True)
@@ -518,6 +507,6 @@ def _log_run_inputs(cfg, out: Path, splits, norm: Normalization, params, macs, b
     flat["data.normalization"] = json.dumps({"mean": norm.mean, "std": norm.std})
     mlflow.log_params(flat)
     mlflow.set_tags({"data_fingerprint": splits.fingerprint, "git_commit_short": mlflow.active_run().data.tags.get("git_commit", "")[:10]})
-    mlflow.log_artifact(str(out / "config.yaml"))
+    mlflow.log_artifact(str(config_path(out)))
     mlflow.log_artifact(str(out / "macs.txt"))
     mlflow.log_metrics({"params_trainable": params.trainable, "macs": macs.total})

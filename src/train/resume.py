@@ -27,9 +27,8 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import CheckpointError, ConfigError
-from src.train.jobfile import JOB_FILE, atomic_write_text, job_folders, job_lock, pid_alive, read_job, write_job
-
-__all__ = ["JOB_FILE", "atomic_write_text", "read_job", "write_job"]  # re-exported: the job record lives in jobfile
+from src.atomic_files import atomic_path, atomic_write_text
+from src.job_folder import job_folders, job_lock, job_record_path, pid_alive, read_job, write_job
 
 STATE_DIR = "state"
 POINTER = "latest.json"
@@ -92,7 +91,7 @@ def find_previous_job(fingerprints: str | set[str], root: Path, exclude: Path | 
             continue
         record = read_job(job_dir)
         if record and record.get("fingerprint") in accepted:
-            found.append(((job_dir / JOB_FILE).stat().st_mtime, job_dir, record))
+            found.append((job_record_path(job_dir).stat().st_mtime, job_dir, record))
     if not found:
         return None
     _, job_dir, record = max(found, key=lambda item: item[0])
@@ -233,14 +232,12 @@ class TrainingState(keras.callbacks.Callback):
             return  # a diverged epoch (LossGuard) must not replace the last good state
         if self.checkpoint is not None:
             self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.checkpoint.with_name(f".{self.checkpoint.stem}.tmp.keras")
-            self.model.save(str(tmp))
-            os.replace(tmp, self.checkpoint)
+            with atomic_path(self.checkpoint, suffix=".keras") as tmp:
+                self.model.save(str(tmp))
         self.state.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
-        tmp = self.state / f".{name}.tmp.weights.h5"
-        self.model.save_weights(str(tmp), overwrite=True)
-        os.replace(tmp, self.state / name)
+        with atomic_path(self.state / name, suffix=".weights.h5") as tmp:
+            self.model.save_weights(str(tmp), overwrite=True)
         atomic_write_text(self.state / POINTER, json.dumps({"epoch": epoch + 1, "weights": name}))
         for old in self.state.glob("epoch-*.weights.h5"):
             if old.name != name:

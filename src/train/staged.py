@@ -9,7 +9,6 @@ continues from its last epoch. A finished job is not run again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -20,9 +19,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.redact import redact
 from src.tracking.provenance import git_info
-from src.train.jobfile import atomic_write_text, point_to_job, write_job
+from src.job_folder import (
+    RESULTS_FILE, config_path, has_results, point_to_job, read_results, write_config, write_job, write_results,
+)
 from src.train.resume import earlier_job, job_fingerprint
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,14 @@ def run_staged_job(
     fingerprint = job_fingerprint(cfg)
     out, record = _job_folder(cfg, fingerprint)
     point_to_job(Path(cfg.output_dir), out)
-    if record.get("status") == "finished" and (out / "results.json").exists():
+    if record.get("status") == "finished" and has_results(out):
         log.info("%s job finished before in %s with the same config: skipped", cfg.task, out)
-        return json.loads((out / "results.json").read_text())
+        return read_results(out)
     out.mkdir(parents=True, exist_ok=True)
     write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
               host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, error=None,
               **git_info())
-    atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials
+    write_config(out, cfg)  # resolved, no credentials
     try:
         with tracking_run(cfg, record.get("mlflow_run_id")) as run:
             run_id = run.info.run_id if run else None
@@ -88,12 +88,12 @@ def run_staged_job(
             results = body(cfg, out, run_id)
             results["wall_seconds"] = time.perf_counter() - started  # this invocation (a resumed job: since resuming)
             results.update(git_info())
-            atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+            write_results(out, results)
             if run:
                 import mlflow
 
                 mlflow.log_metrics(metrics(results))
-                for name in ("results.json", *artifacts):
+                for name in (RESULTS_FILE, *artifacts):
                     mlflow.log_artifact(str(out / name))
         write_job(out, status="finished")
     except BaseException as exc:
@@ -112,4 +112,4 @@ def _log_job_inputs(cfg: DictConfig, out: Path) -> None:
 
     mlflow.log_params(flatten_config(OmegaConf.to_container(cfg, resolve=True)))
     mlflow.set_tag("task", cfg.task)
-    mlflow.log_artifact(str(out / "config.yaml"))
+    mlflow.log_artifact(str(config_path(out)))

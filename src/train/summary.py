@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from src.job_folder import results_path
+
 log = logging.getLogger(__name__)
 
 
@@ -92,34 +94,5 @@ def print_summary(cfg: Mapping[str, Any], results: Mapping[str, Any], out: Path)
 
         print(job_summary(cfg, results, out, hydra_choice("debug")), flush=True)
     except Exception as exc:  # noqa: BLE001 — the job is finished and recorded; the summary is a courtesy
-        log.warning("no end-of-job summary (%s: %s); results are in %s", type(exc).__name__, exc, out / "results.json")
+        log.warning("no end-of-job summary (%s: %s); results are in %s", type(exc).__name__, exc, results_path(out))
         sys.stdout.flush()
-
-
-def sweep_table(sweep_dir: Path) -> str:
-    """One line per point of a sweep: its own overrides, status, test accuracy and TFLite agreement, then
-    the report's folder when the sweep wrote one."""
-    import json
-
-    from src.tracking.sweep_summary import _overrides, point_dirs
-    from src.train.jobfile import POINTER_FILE, read_job
-
-    points = point_dirs(sweep_dir)
-    overrides = {p.name: _overrides(p) for p in points}
-    shared = set.intersection(*(set(o) for o in overrides.values())) if len(points) > 1 else set()
-    rows = [f"{'point':>5}  {'status':<11} {'test acc':>8} {'tflite agr':>10}  overrides"]
-    for point in points:
-        job = Path((point / POINTER_FILE).read_text().strip()) if (point / POINTER_FILE).exists() else point
-        status = (read_job(job) or {}).get("status", "failed")
-        try:
-            results = json.loads((job / "results.json").read_text())
-        except (OSError, ValueError):
-            results = {}
-        acc, agreement = results.get("test_accuracy"), results.get("tflite_top1_agreement")
-        own = " ".join(o for o in overrides[point.name] if o not in shared) or "-"
-        rows.append(f"{point.name:>5}  {status:<11} {'-' if acc is None else f'{acc:.4f}':>8} "
-                    f"{'-' if agreement is None else f'{agreement:.4f}':>10}  {own}")
-    report = Path(sweep_dir) / "report"
-    if report.is_dir():
-        rows.append(f"report: {report}")
-    return "\n".join(rows)

@@ -8,7 +8,7 @@ with the tracking URI in its environment, not on its command line (which any use
 It polls every POLL_SECONDS and exits as soon as the job's status is no longer "running" (finished,
 failed, interrupted) or its record names another process (a resumed job has its own watchdog).
 
-Marking is a compare-and-swap under the job folder's lock (`src.train.jobfile.job_lock`), the lock a
+Marking is a compare-and-swap under the job folder's lock (`src.job_folder.job_lock`), the lock a
 resuming job claims the folder under: job.json becomes "killed" only if it still says "running" for the
 dead pid. MLflow is imported only after that (it takes seconds), and the run is set KILLED only if,
 again under the lock, job.json still says "killed" for that pid: a job that resumed meanwhile keeps its
@@ -29,7 +29,7 @@ KILLED_ERROR = "the process died without a word (SIGKILL, out of memory?)"
 def mark_killed(job_dir: Path, pid: int) -> bool:
     """job.json "killed" if, under the lock, it still says "running" for ``pid`` and ``pid`` is dead;
     returns whether it marked."""
-    from src.train.jobfile import job_lock, pid_alive, read_job, write_job
+    from src.job_folder import job_lock, pid_alive, read_job, write_job
 
     with job_lock(job_dir):
         record = read_job(job_dir) or {}
@@ -44,7 +44,7 @@ def mark_run_killed(job_dir: Path, pid: int, tracking_uri: str, run_id: str) -> 
     resumed it meanwhile); checked and written under the lock. Returns whether it marked."""
     import mlflow  # seconds: only once the job is known dead
 
-    from src.train.jobfile import job_lock, read_job
+    from src.job_folder import job_lock, read_job
 
     with job_lock(job_dir):
         record = read_job(job_dir) or {}
@@ -57,7 +57,7 @@ def mark_run_killed(job_dir: Path, pid: int, tracking_uri: str, run_id: str) -> 
 def watch(pid: int, job_dir: Path, tracking_uri: str | None = None, run_id: str | None = None) -> str:
     """Block until the job ends; returns "ended" (it said so, or another process took the folder over) or
     "killed" (its process died silently and this watchdog marked it)."""
-    from src.train.jobfile import pid_alive, read_job
+    from src.job_folder import pid_alive, read_job
 
     while True:
         record = read_job(job_dir) or {}

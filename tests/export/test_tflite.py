@@ -237,11 +237,11 @@ def test_exported_files_get_the_modes_of_the_jobs_other_files(tmp_path):
     import os
     import stat
 
-    from src.export.tflite import _atomic_write
+    from src.atomic_files import atomic_write_bytes
 
     previous = os.umask(0o022)
     try:
-        _atomic_write(tmp_path / "m.tflite", b"x")
+        atomic_write_bytes(tmp_path / "m.tflite", b"x")
         (tmp_path / "other.json").write_text("{}")
     finally:
         os.umask(previous)

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from src.train.jobfile import write_job
+from src.job_folder import write_job
 from tests.helpers.config import ROOT, TINY_JOB
 
 #: ~1 s epochs (4,096 synthetic 16x16 images), long enough to be killed mid-way, with MLflow tracking.

@@ -25,7 +25,7 @@ import pytest
 from src.errors import CheckpointError, ConfigError, DataError
 from src.redact import MASK, redact, redact_logging
 from src.train.carry import MANIFEST, pack, unpack
-from src.train.jobfile import job_lock, read_job, write_job
+from src.job_folder import job_lock, read_job, write_job
 from tests.helpers.config import ROOT, TINY_JOB
 from tests.helpers.jobs import stopped_job
 

@@ -16,7 +16,7 @@ import pytest
 
 from src.errors import CheckpointError, ConfigError
 from src.train.carry import DROPPED_TAGS, main, pack, read_manifest, unpack
-from src.train.jobfile import write_job
+from src.job_folder import write_job
 from tests.helpers.jobs import (
     JOB, final_weights, fresh_store, kill_after_epoch, run, start, stopped_job, wait_for_the_watchdog,
 )

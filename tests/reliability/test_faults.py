@@ -57,7 +57,7 @@ def test_two_sweep_points_writing_one_local_store_in_parallel_lose_nothing(tmp_p
 def test_a_corrupt_training_state_is_refused_with_the_way_out(tmp_path, tiny_job):
     from src.errors import CheckpointError
     from src.train import train
-    from src.train.resume import write_job
+    from src.job_folder import write_job
     from tests.helpers.config import compose_config
 
     cfg = compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path)

@@ -21,8 +21,8 @@ def test_empty_history_is_refused(tmp_path):
 
 
 def test_histories_written_with_0_based_epochs_read_as_1_based(tmp_path):
-    from src.report.curves import read_history
+    from src.job_folder import read_history_csv
 
     (tmp_path / "old.csv").write_text("epoch,loss\n0,2.0\n1,1.5\n")
     (tmp_path / "new.csv").write_text("epoch,loss\n1,2.0\n2,1.5\n")
-    assert read_history(tmp_path / "old.csv")["epoch"] == read_history(tmp_path / "new.csv")["epoch"] == [1.0, 2.0]
+    assert read_history_csv(tmp_path / "old.csv")["epoch"] == read_history_csv(tmp_path / "new.csv")["epoch"] == [1.0, 2.0]

@@ -8,7 +8,7 @@ import json
 import mlflow
 
 from src.report.mlflow_screenshot import sweep_runs
-from src.train.jobfile import POINTER_FILE
+from src.job_folder import POINTER_FILE
 
 
 def _point(folder, run_id=None, finished=True, pointer=None):

@@ -15,9 +15,11 @@ from omegaconf import OmegaConf
 
 from src.errors import CheckpointError, ConfigError
 from src.train import train
+from src.atomic_files import atomic_write_text
+from src.job_folder import write_job
 from src.train.resume import (
-    TrainingState, accepted_fingerprints, atomic_write_text, earlier_job, find_previous_job, job_fingerprint,
-    reap_dead_jobs, restore_state, running_elsewhere, saved_epoch, write_job,
+    TrainingState, accepted_fingerprints, earlier_job, find_previous_job, job_fingerprint, reap_dead_jobs,
+    restore_state, running_elsewhere, saved_epoch,
 )
 from tests.helpers.config import compose_config
 

@@ -37,7 +37,7 @@ def test_summary_without_mlflow_names_the_folder_and_the_rerun_command(tmp_path:
 def test_sweep_table_has_a_row_per_point_with_its_own_overrides_and_follows_a_resumed_point(tmp_path: Path):
     import json
 
-    from src.train.summary import sweep_table
+    from src.tracking.sweep_summary import sweep_table
 
     sweep = tmp_path / "sweep"
     for num, (seed, status) in enumerate([(1, "finished"), (2, "failed"), (3, "finished")]):

@@ -1,24 +1,10 @@
-"""Per-run training curves (loss, accuracy, learning rate per epoch) as one PNG."""
+"""A job's training curves (loss, accuracy and throughput per epoch) as one PNG, ``curves.png`` in its folder."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-
-def read_history(path: Path) -> dict[str, list[float]]:
-    with path.open() as fh:
-        rows = list(csv.DictReader(fh))
-    columns: dict[str, list[float]] = {}
-    for row in rows:
-        for key, value in row.items():
-            try:
-                columns.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                columns.setdefault(key, []).append(float("nan"))
-    if columns.get("epoch") and columns["epoch"][0] == 0:  # written before epochs were numbered from 1
-        columns["epoch"] = [float(i + 1) for i in range(len(columns["epoch"]))]
-    return columns
+from src.job_folder import read_history_csv
 
 
 def plot_history(history_csv: str | Path, out_png: str | Path, title: str = "") -> Path:
@@ -28,7 +14,7 @@ def plot_history(history_csv: str | Path, out_png: str | Path, title: str = "") 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    h = read_history(Path(history_csv))
+    h = read_history_csv(Path(history_csv))
     if not h.get("epoch"):
         raise ValueError(f"{history_csv} holds no epochs to plot")
     epochs = h["epoch"]
