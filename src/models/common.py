@@ -20,8 +20,12 @@ CONV_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "
 
 
 def check_choice(field: str, value, choices: Sequence, where: str) -> None:
-    """ConfigError quoting the value and the valid choices."""
+    """ConfigError quoting the value and the valid choices (or the new spelling of a renamed value)."""
     if value not in choices:
+        from src.models.knob_table import renamed
+
+        if renamed(field, value, choices):
+            raise ConfigError(f"{where}: {renamed(field, value, choices)}")
         raise ConfigError(f"{where}: {field}={value!r} is not valid; choose one of {list(choices)}.")
 
 

@@ -19,7 +19,7 @@ Knobs:
 - ``dropout``: before the classifier; 0.001 as TF-slim (``dropout_keep_prob=0.999``) and
   keras.applications. The classifier is a Dense layer with bias: the same parameters and
   multiply-adds as keras.applications' 1×1 convolution on the pooled 1×1 map.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first strided depthwise conv (stage 2, 64→128 channels) run at stride 1, so the
   total stride is 8 instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map (instead of 1×1). All
   other layers and all parameters are unchanged.
@@ -63,7 +63,7 @@ STAGES: tuple[tuple[int, int, int], ...] = (
 )
 #: Table 6's width multipliers, the default first.
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5, 0.25)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.001, 0.0, 0.2)
 MIN_DEPTH = 8
 
@@ -136,7 +136,7 @@ def mobilenet_v1(
     for i, (channels, repeats, first_stride) in enumerate(STAGES, start=1):
         for j in range(1, repeats + 1):
             strides = first_stride if j == 1 else 1
-            if stem == "cifar" and i == 2 and j == 1:
+            if stem == "small" and i == 2 and j == 1:
                 strides = 1  # small-input variant: the first strided depthwise conv keeps the resolution
             x = separable_block(x, depth(channels), strides, f"stage{i}_block{j}")
     x = classifier_head(
@@ -148,6 +148,6 @@ def mobilenet_v1(
 
 register_model(
     "mobilenet_v1", mobilenet_v1, family="mobilenet_v1", paper=f"{PAPER}, Table 1 (and Tables 6–7)",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
 )

@@ -17,7 +17,7 @@ Knobs:
   The input resolution (96–224 in the paper) is ``input_shape``.
 - ``dropout``: before the classifier; 0.2 as the authors' TF-slim training scope
   (``dropout_keep_prob=0.8``) and torchvision (keras.applications has none). No parameters.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first block of the (6, 24, 2, 2) row run at stride 1, so the total stride is 8
   instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map (instead of 1×1). Parameters unchanged.
 
@@ -52,7 +52,7 @@ BOTTLENECKS: tuple[tuple[int, int, int, int], ...] = (
 LAST_CHANNELS = 1280
 #: Width multipliers of the paper's Fig. 5 / TF-slim's checkpoints, the default first.
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5, 0.35, 1.4)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.2, 0.0)
 
 
@@ -106,7 +106,7 @@ def mobilenet_v2(
     for i, (t, c, n, s) in enumerate(BOTTLENECKS, start=1):
         for j in range(1, n + 1):
             strides = s if j == 1 else 1
-            if stem == "cifar" and i == 2 and j == 1:
+            if stem == "small" and i == 2 and j == 1:
                 strides = 1  # small-input variant: the first strided block keeps the resolution
             x = inverted_residual(x, t, make_divisible(c * alpha), strides, f"stage{i}_block{j}")
     last = make_divisible(LAST_CHANNELS * alpha) if alpha > 1 else LAST_CHANNELS
@@ -120,6 +120,6 @@ def mobilenet_v2(
 
 register_model(
     "mobilenet_v2", mobilenet_v2, family="mobilenet_v2", paper=f"{PAPER}, Table 2",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
 )

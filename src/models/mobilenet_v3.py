@@ -30,7 +30,7 @@ Knobs:
   directly (torchvision's rule) gives a different, smaller network at α < 1 (Large 0.75: 141 M
   MACs, 9 % under the paper's 155 M). Trainable parameters equal keras.applications' at every α.
 - ``dropout``: before the classifier, 0.2 as keras.applications, torchvision and TF-slim.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first stride-2 bneck (Large: 16→24, Small: the first 16-channel bneck) run at
   stride 1, so the total stride is 8 instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map
   (instead of 1×1). Parameters unchanged.
@@ -122,7 +122,7 @@ ARCHITECTURES = {"large": LARGE, "small": SMALL}
 SE_REDUCTION = 4
 #: Table 3's width multipliers, the default first (0.5 as an extra, smaller point).
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.2, 0.0)
 
 
@@ -202,7 +202,7 @@ def mobilenet_v3(
         strides = row.stride
         if strides == 2 and not first_stride_done:
             first_stride_done = True
-            if stem == "cifar":
+            if stem == "small":
                 strides = 1  # small-input variant: the first strided bneck keeps the resolution
         x = bneck(x, row, row.exp / table_in, depth(row.out), strides, f"stage{stage}_block{block}")
         table_in = row.out
@@ -230,6 +230,6 @@ for _size, _arch in ARCHITECTURES.items():
     register_model(
         f"mobilenet_v3_{_size}", mobilenet_v3, fixed={"size": _size}, family="mobilenet_v3",
         paper=f"{PAPER}, Table {1 if _size == 'large' else 2}",
-        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
         knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
     )

@@ -28,7 +28,7 @@ Knobs:
   rounded to the nearest multiple of g (ties down: 12 → 8 for g = 8) so that the first stride-2 branch
   (out − in channels) divides into g groups.
 - ``shuffle``: ``True`` (paper) or ``False`` for the with/without-shuffle ablation of Table 3.
-- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"cifar"``: the documented
+- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"small"``: the documented
   small-input variant, a 3×3/1 conv without the max-pool, so that 28–32 px inputs reach stage 4 at
   4×4 (ImageNet stem: 1×1) — the three stride-2 stages are kept.
 
@@ -65,7 +65,7 @@ STAGE_REPEATS = (4, 8, 4)
 STEM_CHANNELS: dict[float, int] = {0.25: 12, 0.5: 12, 1.0: 24, 1.5: 24, 2.0: 48}
 BOTTLENECK_RATIO = 4
 WIDTH_MULTIPLIERS = tuple(STEM_CHANNELS)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 
 
 def scaled_channels(groups: int, width_multiplier: float) -> tuple[int, tuple[int, ...]]:
@@ -162,7 +162,7 @@ def shufflenet_v1(
 
 register_model(
     "shufflenet_v1", shufflenet_v1, family="shufflenet_v1", paper=f"{PAPER}, Tables 1-3",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={
         "groups": (3, 1, 2, 4, 8),
         "width_multiplier": (1.0, 0.25, 0.5, 1.5, 2.0),

@@ -180,7 +180,7 @@ def test_include_top_false_and_pooling():
 @pytest.mark.parametrize(
     "name, kwargs, match",
     [
-        ("densenet121", {"stem": "cifar"}, "stem='cifar' is not valid"),
+        ("densenet121", {"stem": "cifar"}, "stem='cifar' is now spelled 'small'"),
         ("densenet121", {"growth_rate": 0}, "growth_rate=0 must be a positive integer"),
         ("densenet121", {"growth_rate": 12.5}, "growth_rate=12.5"),
         ("densenet121", {"compression": 0.0}, r"compression=0.0 must be in \(0, 1\]"),

@@ -73,3 +73,13 @@ def test_same_shape_layers_get_independent_initial_kernels():
     a = model.get_layer("stage1_block1_1_conv").kernel
     b = model.get_layer("stage1_block2_1_conv").kernel
     assert not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_the_small_input_stem_has_one_spelling_and_the_old_one_names_it():
+    stems = {name: tuple(get_spec(name).knob_choices["stem"]) for name in list_models()
+             if "stem" in get_spec(name).knob_choices}
+    assert len(stems) > 20 and set(stems.values()) == {("imagenet", "small")}, stems
+    assert all(get_spec(name).small_knobs.get("stem") == "small" for name in stems)
+    for name in ("resnet18", "densenet121"):  # a family once spelled `cifar`, one always spelled `small`
+        with pytest.raises(ConfigError, match="stem='cifar' is now spelled 'small'"):
+            build_model(name, input_shape=(32, 32, 3), stem="cifar")

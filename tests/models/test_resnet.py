@@ -84,7 +84,7 @@ def test_option_b_adds_projection_parameters():
 
 
 def test_cifar_stem_keeps_small_maps_large_enough():
-    model = build_model("resnet18", input_shape=(32, 32, 3), stem="cifar", classes=10)
+    model = build_model("resnet18", input_shape=(32, 32, 3), stem="small", classes=10)
     assert model.get_layer("stage4_block2_out").output.shape[1:3] == (4, 4)
     assert count_params(model).trainable == TORCHVISION["resnet18"][0] - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64 - 513 * 990
 
@@ -95,7 +95,7 @@ def test_deterministic_stage_block_names():
     assert names == [layer.name for layer in build_model("resnet20").layers]
 
 
-@pytest.mark.parametrize("name, kwargs", [("resnet20", {}), ("resnet18", {"stem": "cifar"})])
+@pytest.mark.parametrize("name, kwargs", [("resnet20", {}), ("resnet18", {"stem": "small"})])
 def test_forward_shape_no_nan_and_keras_round_trip(name, kwargs, tmp_path):
     model = build_model(name, input_shape=(28, 28, 1), classes=10, **kwargs)
     x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
@@ -115,7 +115,7 @@ def test_include_top_false_and_pooling():
 
 @pytest.mark.parametrize(
     "name, knob, value",
-    [("resnet50", "downsample_in", "3x3"), ("resnet18", "stem", "cifar"), ("resnet20", "shortcut", "B")],
+    [("resnet50", "downsample_in", "3x3"), ("resnet18", "stem", "small"), ("resnet20", "shortcut", "B")],
 )
 def test_every_knob_changes_the_graph(name, knob, value):
     def signature(model):
