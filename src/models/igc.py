@@ -59,8 +59,7 @@ from keras import layers, ops
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle, GroupedConv2D
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import bn, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "Zhang et al. 2017, arXiv:1707.02725"
@@ -120,7 +119,7 @@ def _group_conv(x, filters: int, kernel_size: int, groups: int, strides: int, na
 
 
 def _bn(x, name: str):
-    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn(x, f"{name}_bn")
 
 
 def igc_block(x, filters: int, strides: int, primary: int, secondary: int, name: str, relu: bool = True):

@@ -37,12 +37,11 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
 from src.models.common import (
-    BN_EPSILON,
-    BN_MOMENTUM,
     CONV_INIT,
+    bn,
     check_choice,
+    check_width_multiplier,
     classifier_head,
     conv_bn,
     model_input,
@@ -68,16 +67,6 @@ DROPOUTS = (0.001, 0.0, 0.2)
 MIN_DEPTH = 8
 
 
-def check_width_multiplier(value, where: str) -> float:
-    """α as a float; ConfigError unless it is a positive number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 4:
-        raise ConfigError(
-            f"{where}: width_multiplier={value!r} is not valid; use a number in (0, 4], e.g. the paper's "
-            f"{', '.join(map(str, WIDTH_MULTIPLIERS))}."
-        )
-    return float(value)
-
-
 def check_dropout(value, where: str) -> float:
     """Dropout rate as a float; ConfigError unless 0 <= rate < 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
@@ -96,7 +85,7 @@ def depthwise_bn(x, kernel_size: int, strides: int, name: str, activation=None):
         depthwise_initializer=CONV_INIT,
         name=f"{name}_dwconv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = bn(x, f"{name}_bn")
     if isinstance(activation, str):
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     elif activation is not None:
@@ -124,7 +113,7 @@ def mobilenet_v1(
 ) -> keras.Model:
     """MobileNet v1 of Table 1 at width multiplier α; ρ is the input resolution."""
     where = "mobilenet_v1"
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
 

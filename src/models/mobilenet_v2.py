@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from src.models.common import check_choice, classifier_head, conv_bn, model_input
-from src.models.mobilenet_v1 import check_dropout, check_width_multiplier, depthwise_bn
+from src.models.common import check_choice, check_width_multiplier, classifier_head, conv_bn, make_divisible, model_input
+from src.models.mobilenet_v1 import check_dropout, depthwise_bn
 from src.models.registry import register_model
 
 PAPER = "Sandler et al. 2018, arXiv:1801.04381"
@@ -54,16 +54,6 @@ LAST_CHANNELS = 1280
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5, 0.35, 1.4)
 STEMS = ("imagenet", "small")
 DROPOUTS = (0.2, 0.0)
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """The nearest multiple of ``divisor`` to ``value`` (at least ``min_value``, default ``divisor``),
-    rounded up when rounding would lose more than 10 % (the authors' TF-slim ``_make_divisible``)."""
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
 
 
 def inverted_residual(x, expansion: int, filters: int, strides: int, name: str):
@@ -94,7 +84,7 @@ def mobilenet_v2(
 ) -> keras.Model:
     """MobileNet v2 of Table 2 at width multiplier α."""
     where = "mobilenet_v2"
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
 

@@ -49,10 +49,8 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import HardSwish, squeeze_excite
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
-from src.models.mobilenet_v1 import check_dropout, check_width_multiplier, depthwise_bn
-from src.models.mobilenet_v2 import make_divisible
+from src.models.common import CONV_INIT, bn, check_choice, check_width_multiplier, classifier_head, make_divisible, model_input
+from src.models.mobilenet_v1 import check_dropout, depthwise_bn
 from src.models.registry import register_model
 
 PAPER = "Howard et al. 2019, arXiv:1905.02244"
@@ -135,7 +133,7 @@ def _activate(x, nl: str, name: str):
 def _conv_bn_act(x, filters: int, nl: str | None, name: str):
     """1×1 conv (no bias) -> BN -> optional NL, named ``{name}_conv``, ``{name}_bn``, ``{name}_{act}``."""
     x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}_conv")(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = bn(x, f"{name}_bn")
     return x if nl is None else _activate(x, nl, name)
 
 
@@ -162,8 +160,8 @@ def bneck(x, row: Bneck, expansion: float, out: int, strides: int, name: str):
 
 
 def mobilenet_v3(
-    size: str,
     *,
+    size: str,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -177,7 +175,7 @@ def mobilenet_v3(
     """MobileNetV3-Large (Table 1) or -Small (Table 2) at width multiplier α."""
     where = f"mobilenet_v3_{size}"
     check_choice("size", size, tuple(ARCHITECTURES), where)
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
     arch = ARCHITECTURES[size]
@@ -190,7 +188,7 @@ def mobilenet_v3(
         arch.stem, 3, strides=2 if stem == "imagenet" else 1, padding="same", use_bias=False,
         kernel_initializer=CONV_INIT, name="stem_conv",
     )(inputs)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="stem_bn")(x)
+    x = bn(x, "stem_bn")
     x = _activate(x, "HS", "stem")
 
     stage, block, first_stride_done = 0, 0, False

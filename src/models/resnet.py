@@ -56,9 +56,8 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import ZeroPadShortcut, squeeze_excite
-from src.layers.batch_norm import BatchNormalization
 from src.layers.deformable_conv import DeformableConv2D
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "He et al. 2016, arXiv:1512.03385"
@@ -114,10 +113,7 @@ def _conv3x3_bn(x, filters: int, strides: int, name: str, activation: str | None
         filters, 3, strides=strides, padding="same", dilation_rate=dilation, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    if activation:
-        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return bn_act(x, name, activation)
 
 
 def _residual_unit(x, branch, shortcut, name: str, se: SqueezeExcite | None, se_position: str):
@@ -265,8 +261,8 @@ def _imagenet_resnet(
 
 
 def resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -290,8 +286,8 @@ def resnet(
 
 
 def se_resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -315,8 +311,8 @@ def se_resnet(
 
 
 def cifar_resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 10,
     include_top: bool = True,

@@ -45,8 +45,16 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle, GroupedConv2D
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import (
+    CONV_INIT,
+    bn,
+    bn_act,
+    check_choice,
+    classifier_head,
+    conv_bn,
+    make_divisible,
+    model_input,
+)
 from src.models.registry import register_model
 
 PAPER = "Zhang et al. 2018, arXiv:1707.01083"
@@ -76,19 +84,10 @@ def scaled_channels(groups: int, width_multiplier: float) -> tuple[int, tuple[in
     return stem, stages
 
 
-def make_divisible(value: float, divisor: int) -> int:
-    """Nearest multiple of ``divisor`` (at least ``divisor``), never more than 10 % below ``value``."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
 def _group_conv_bn(x, filters: int, groups: int, name: str, activation: str | None = None):
     """1×1 group conv (GroupedConv2D, no bias) -> BN -> optional activation."""
     x = GroupedConv2D(filters, 1, groups=groups, use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}_gconv")(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    if activation:
-        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return bn_act(x, name, activation)
 
 
 def shufflenet_unit(
@@ -111,7 +110,7 @@ def shufflenet_unit(
     y = layers.DepthwiseConv2D(
         3, strides=strides, padding="same", use_bias=False, depthwise_initializer=CONV_INIT, name=f"{name}_2_dwconv"
     )(y)
-    y = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_2_bn")(y)
+    y = bn(y, f"{name}_2_bn")
     y = _group_conv_bn(y, branch_out, groups, f"{name}_3")
     if strides == 1:
         y = layers.Add(name=f"{name}_add")([x, y])

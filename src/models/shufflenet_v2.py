@@ -32,8 +32,7 @@ from keras import layers, ops
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import CONV_INIT, bn, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "Ma et al. 2018, arXiv:1807.11164"
@@ -73,7 +72,7 @@ def _depthwise_bn(x, strides: int, name: str):
     x = layers.DepthwiseConv2D(
         3, strides=strides, padding="same", use_bias=False, depthwise_initializer=CONV_INIT, name=f"{name}_dwconv"
     )(x)
-    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn(x, f"{name}_bn")
 
 
 def _main_branch(x, channels: int, strides: int, name: str):
