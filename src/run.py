@@ -35,14 +35,15 @@ log = logging.getLogger("src.run")
 #: Deep Compression job (base training, then compression in a child process) or a DSD job (dense, sparse,
 #: re-dense phases and the equally long dense baseline).
 TASKS = ("train", "distill", "compress", "dsd")
-#: The folder of the job this process runs now (the last one Hydra made), for the message of an interrupt.
-_JOB_DIR: list[Path] = []
+#: The folder of the job this process runs now (the last one Hydra made) and whether it is a sweep's point,
+#: for the message of an interrupt.
+_JOB: list[tuple[Path, bool]] = []
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
-    _JOB_DIR[:] = [Path(hc.runtime.output_dir)]
+    _JOB[:] = [(Path(hc.runtime.output_dir), hc.mode == RunMode.MULTIRUN)]
     redact_logging()  # run.log and the console: no credentials of a tracking URI
     records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
                ("config.yaml", "overrides.yaml", "hydra.yaml")] if hc.output_subdir else []
@@ -145,7 +146,7 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
         write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _interrupted(argv: list[str], job_dir: Path | None) -> None:
+def _interrupted(argv: list[str], job_dir: Path | None, sweep: bool) -> None:
     """One line instead of a traceback when the job is stopped (Ctrl-C, SIGTERM), saying what its record
     says and what to run; exit status 130."""
     import shlex
@@ -153,6 +154,10 @@ def _interrupted(argv: list[str], job_dir: Path | None) -> None:
     from src.train.jobfile import POINTER_FILE, read_job
 
     again = f"  python -m src.run {shlex.join(argv)}"
+    if sweep:
+        print(f"interrupted: the sweep stopped. Re-run it to skip its finished points and resume the rest:\n{again}",
+              file=sys.stderr)
+        sys.exit(130)
     if job_dir is not None and (job_dir / POINTER_FILE).is_file():  # a resumed job lives in an earlier folder
         job_dir = Path((job_dir / POINTER_FILE).read_text().strip())
     status = (read_job(job_dir) or {}).get("status") if job_dir is not None else None
@@ -200,4 +205,4 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         if verbose:
             raise
-        _interrupted(command, _JOB_DIR[0] if _JOB_DIR else None)
+        _interrupted(command, *(_JOB[0] if _JOB else (None, False)))
