@@ -120,6 +120,14 @@ def update_job_if(job_dir: Path, expected: dict[str, Any], **fields: Any) -> dic
         return write_job(job_dir, **fields)
 
 
+def mark_stopped(job_dir: Path, status: str, exc: BaseException) -> dict[str, Any] | None:
+    """job.json ``status`` ("interrupted", "failed") with ``exc`` as its error, only over this process's own
+    "running" claim: never over a finished job, nor over the record of a live job that refused the claim.
+    Returns the new record, or None when it was not this process's to mark."""
+    return update_job_if(job_dir, {"status": "running", "pid": os.getpid()}, status=status,
+                         error=f"{type(exc).__name__}: {exc}"[:500])
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this host (a recycled pid reads as alive)."""
     try:

@@ -8,6 +8,11 @@ traceback. In a sweep, a failing point is recorded and the sweep goes on (``fail
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first of all: a stop while the modules below load (a second or more) is one line too
+    from src.train.interrupt import exit_while_loading
+
+    exit_while_loading()
+
 import logging
 import shutil
 import sys
@@ -23,6 +28,7 @@ from src.config_schema import validate_config
 from src.errors import ConfigError, SuiteError
 from src.job_folder import HYDRA_RECORD_FILES
 from src.redact import redact, redact_file, redact_logging
+from src.train.interrupt import NOT_STARTED
 
 log = logging.getLogger("src.run")
 
@@ -30,11 +36,15 @@ log = logging.getLogger("src.run")
 #: Deep Compression job (base training, then compression in a child process) or a DSD job (dense, sparse,
 #: re-dense phases and the equally long dense baseline).
 TASKS = ("train", "distill", "compress", "dsd")
+#: The folder of the job this process runs now (the last one Hydra made) and whether it is a sweep's point,
+#: for the message of an interrupt.
+_JOB: list[tuple[Path, bool]] = []
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    _JOB[:] = [(Path(hc.runtime.output_dir), hc.mode == RunMode.MULTIRUN)]
     redact_logging()  # run.log and the console: no credentials of a tracking URI
     records = [Path(hc.runtime.output_dir) / str(hc.output_subdir) / name for name in
                HYDRA_RECORD_FILES] if hc.output_subdir else []
@@ -137,21 +147,35 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
         write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _interrupted(argv: list[str]) -> None:
-    """One line instead of a traceback when the job is stopped (Ctrl-C, SIGTERM): what to run to go on."""
+def _interrupted(argv: list[str], job_dir: Path | None, sweep: bool) -> None:
+    """One line instead of a traceback when the job is stopped (Ctrl-C, SIGTERM), saying what its record
+    says and what to run; exit status 130."""
     import shlex
 
-    print(f"interrupted: the job is marked so. To resume it from its last finished epoch, re-run:\n"
-          f"  python -m src.run {shlex.join(argv)}", file=sys.stderr)
+    from src.train.jobfile import POINTER_FILE, read_job
+
+    again = f"  python -m src.run {shlex.join(argv)}"
+    if sweep:
+        print(f"interrupted: the sweep stopped. Re-run it to skip its finished points and resume the rest:\n{again}",
+              file=sys.stderr)
+        sys.exit(130)
+    if job_dir is not None and (job_dir / POINTER_FILE).is_file():  # a resumed job lives in an earlier folder
+        job_dir = Path((job_dir / POINTER_FILE).read_text().strip())
+    status = (read_job(job_dir) or {}).get("status") if job_dir is not None else None
+    if status == "interrupted":
+        print(f"interrupted: the job is marked so. To resume it from its last finished epoch, re-run:\n{again}",
+              file=sys.stderr)
+    elif status == "finished":
+        print(f"interrupted after the job finished: its results are in {job_dir}.", file=sys.stderr)
+    else:
+        print(f"{NOT_STARTED}. To start it, re-run:\n{again}", file=sys.stderr)
     sys.exit(130)
 
 
-if __name__ == "__main__":
+def _cli(verbose: bool, command: list[str]) -> None:
     from src.cli_checks import check_overrides, check_values
-    from src.console import pop_flag, quiet_tensorflow_import
+    from src.console import quiet_tensorflow_import
 
-    verbose = pop_flag(sys.argv, "--verbose")  # TensorFlow's start-up notices and tracebacks of interrupts
-    command = sys.argv[1:]
     # Before Hydra starts: a refused config creates no output folder and opens no MLflow run.
     problem = check_overrides(command) or check_values(command)
     if problem:
@@ -167,9 +191,19 @@ if __name__ == "__main__":
         sys.exit(2)
     if rerun is not None:
         sys.argv = [sys.argv[0], *rerun]
+    main()
+
+
+if __name__ == "__main__":
+    from src.console import pop_flag
+    from src.train.interrupt import install_sigterm_interrupt
+
+    verbose = pop_flag(sys.argv, "--verbose")  # TensorFlow's start-up notices and tracebacks of interrupts
+    command = sys.argv[1:]
     try:
-        main()
+        install_sigterm_interrupt()  # from here on, SIGTERM raises KeyboardInterrupt (src/train/interrupt.py)
+        _cli(verbose, command)
     except KeyboardInterrupt:
         if verbose:
             raise
-        _interrupted(command)
+        _interrupted(command, *(_JOB[0] if _JOB else (None, False)))

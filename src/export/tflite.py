@@ -167,9 +167,17 @@ def xnnpack_requant_problems(path: str | Path) -> list[str]:
     return problems
 
 
+def _allocate_tensors(interp) -> None:
+    """``interp.allocate_tensors()`` without LiteRT's XNNPACK notice on the console (``--verbose`` shows it)."""
+    from src.console import LITERT_NOISE, quiet_stderr
+
+    with quiet_stderr(LITERT_NOISE):
+        interp.allocate_tensors()
+
+
 def _allocate(interp, path: str | Path) -> None:
     try:
-        interp.allocate_tensors()
+        _allocate_tensors(interp)
     except (ValueError, RuntimeError) as exc:
         hint = ""
         if "XNNPACK" in str(exc):
@@ -255,7 +263,7 @@ def _run_tflite(interp, path: str | Path, images: np.ndarray, batch_size: int) -
     resizable = True
     try:
         interp.resize_tensor_input(inp["index"], [batch, *fixed_shape[1:]])
-        interp.allocate_tensors()
+        _allocate_tensors(interp)
     except (ValueError, RuntimeError):
         resizable, batch = False, fixed_shape[0]
         try:

@@ -41,7 +41,7 @@ from keras import layers
 from src.errors import ConfigError
 from src.layers import GroupedConv2D
 from src.layers.lrn import LocalResponseNormalization
-from src.models.common import CONV_INIT, check_choice, classifier_head, model_input
+from src.models.common import CONV_INIT, check_choice, check_width_multiplier, classifier_head, make_divisible, model_input
 from src.models.registry import register_model
 
 PAPER = "Krizhevsky et al. 2012, NIPS (no arXiv id), §3 and Figure 2"
@@ -75,13 +75,6 @@ POOL_STRIDE = 2
 DROPOUT = 0.5  # §4.2, on fc6 and fc7
 STEMS = ("imagenet", "small")
 CHANNEL_DIVISOR = 8
-
-
-def _scaled(channels: int, multiplier: float) -> int:
-    """``channels × multiplier`` rounded to a multiple of 8, never below 8 nor 10 % under the exact value."""
-    exact = channels * multiplier
-    scaled = max(CHANNEL_DIVISOR, int(exact + CHANNEL_DIVISOR / 2) // CHANNEL_DIVISOR * CHANNEL_DIVISOR)
-    return scaled + CHANNEL_DIVISOR if scaled < 0.9 * exact else scaled
 
 
 def _rows(stem: str) -> tuple[ConvRow, ...]:
@@ -123,8 +116,7 @@ def _check_knobs(groups, fc_width, lrn, width_multiplier, widths: Sequence[int],
         raise ConfigError(f"{where}: lrn={lrn!r} must be true or false.")
     if not isinstance(fc_width, int) or isinstance(fc_width, bool) or fc_width < 1:
         raise ConfigError(f"{where}: fc_width={fc_width!r} must be a positive integer (paper: 4096).")
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-        raise ConfigError(f"{where}: width_multiplier={width_multiplier!r} must be a positive number (paper: 1.0).")
+    check_width_multiplier(width_multiplier, where)
     # A grouped conv needs groups to divide its input and output widths: conv2, conv4, conv5 and their
     # inputs conv1, conv3 (and conv4), i.e. every conv width.
     grouped_widths = [w for i, w in enumerate(widths) if _touches_grouped_conv(i)]
@@ -160,7 +152,8 @@ def alexnet(
     check_choice("stem", stem, STEMS, where)
     check_choice("pool_size", pool_size, (3, 2), where)
     rows = _rows(stem)
-    widths = [_scaled(row.filters, width_multiplier) for row in rows] if isinstance(width_multiplier, (int, float)) else []
+    widths = ([make_divisible(row.filters * width_multiplier, CHANNEL_DIVISOR) for row in rows]
+              if isinstance(width_multiplier, (int, float)) else [])
     _check_knobs(groups, fc_width, lrn, width_multiplier, widths, where)
     if include_top and (not isinstance(classes, int) or classes < 1):
         raise ConfigError(f"{where}: classes must be a positive integer, got {classes!r}.")

@@ -1,7 +1,8 @@
-"""Pieces shared by every family: input checks, conv-BN-act, the classifier head."""
+"""Pieces shared by every family: input checks, width rounding, BN and conv-BN-act, the classifier head."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import keras
@@ -20,8 +21,12 @@ CONV_INIT = {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "
 
 
 def check_choice(field: str, value, choices: Sequence, where: str) -> None:
-    """ConfigError quoting the value and the valid choices."""
+    """ConfigError quoting the value and the valid choices (or the new spelling of a renamed value)."""
     if value not in choices:
+        from src.models.knob_table import renamed
+
+        if renamed(field, value, choices):
+            raise ConfigError(f"{where}: {renamed(field, value, choices)}")
         raise ConfigError(f"{where}: {field}={value!r} is not valid; choose one of {list(choices)}.")
 
 
@@ -66,10 +71,41 @@ def conv_bn(
         kernel_initializer=CONV_INIT,
         name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn_act(x, name, activation)
+
+
+def bn(x, name: str, scale: bool = True):
+    """The zoo's BatchNormalization (BN_MOMENTUM, BN_EPSILON; ``scale=False``: no γ), named ``name``."""
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=scale, name=name)(x)
+
+
+def bn_act(x, name: str, activation: str | None = "relu", scale: bool = True):
+    """The tail of a conv-BN-act: BN -> optional activation, named ``{name}_bn``, ``{name}_{activation}``."""
+    x = bn(x, f"{name}_bn", scale=scale)
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
+
+
+def check_width_multiplier(value, where: str, paper: Sequence[float] = (1.0,), most: float | None = None) -> float:
+    """A width multiplier α as a float; ConfigError unless it is a number in (0, ``most``] (any positive
+    number without ``most``), quoting the paper's values."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0 or (most is not None and value > most):
+        span = "a positive number" if most is None else f"a number in (0, {most:g}]"
+        raise ConfigError(f"{where}: width_multiplier={value!r} is not valid; use {span}, e.g. the paper's "
+                          f"{', '.join(map(str, paper))}.")
+    return float(value)
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """The nearest multiple of ``divisor`` to ``value`` (at least ``min_value``, default ``divisor``),
+    rounded up when rounding would lose more than 10 % (the MobileNet authors' TF-slim ``_make_divisible``,
+    also keras.applications')."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
 
 
 def classifier_head(

@@ -48,8 +48,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
+from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
 PAPER = "Huang et al. 2017, arXiv:1608.06993"
@@ -71,8 +70,7 @@ STEMS = ("imagenet", "small")
 
 
 def _bn_relu(x, name: str):
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return bn_act(x, name)
 
 
 def _conv(x, filters: int, kernel_size: int, name: str, dropout_rate: float = 0.0, strides: int = 1):
@@ -127,8 +125,8 @@ def _check_rates(where: str, growth_rate, compression, dropout_rate=0.0) -> None
 
 
 def densenet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -173,8 +171,8 @@ def cifar_layers_per_block(depth: int, bottleneck: bool, where: str = "densenet"
 
 
 def cifar_densenet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 10,
     include_top: bool = True,

@@ -32,7 +32,7 @@ Registered networks (the authors' code, hellozting/InterleavedGroupConvolutions,
   (1×1 group conv with the stage's L groups + BN) where the width changes (also in stage 1, 100 → 200).
   8,637,900 trainable parameters (the README prints 8.61 M; the released symbol, counted here, has
   8,637,900 with its BN scales/offsets and FC) and 1.26 G MACs (README: 1.3 G "FLOPs", multiply-add
-  scale, paper_tables.md §0). ``stem="cifar"`` (3×3/1 conv, no max-pool) is its documented
+  scale, paper_tables.md §0). ``stem="small"`` (3×3/1 conv, no max-pool) is its documented
   small-input variant: 32×32 input reaches stage 4 at 4×4.
 
 Knobs: ``primary_partitions`` (L) and ``secondary_partitions`` (M) at stage 1 — any positive integers;
@@ -59,8 +59,7 @@ from keras import layers, ops
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle, GroupedConv2D
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import bn, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "Zhang et al. 2017, arXiv:1707.02725"
@@ -77,7 +76,7 @@ DEPTHWISE_PATH_BACKENDS = ("tensorflow",)
 CIFAR_STAGE_WIDTHS = (1, 2, 4)
 #: ImageNet IGC-L100M2 (depth 18): blocks per stage; width = L·M·2^(stage−1), L doubles per stage.
 IMAGENET_BLOCKS = (2, 2, 2, 2)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 
 
 @keras.saving.register_keras_serializable(package="cnnzoo")
@@ -120,7 +119,7 @@ def _group_conv(x, filters: int, kernel_size: int, groups: int, strides: int, na
 
 
 def _bn(x, name: str):
-    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn(x, f"{name}_bn")
 
 
 def igc_block(x, filters: int, strides: int, primary: int, secondary: int, name: str, relu: bool = True):
@@ -238,6 +237,6 @@ register_model(
 register_model(
     "igc_l100m2", igc_imagenet, family="igc",
     paper=f"{PAPER}, §5.2 ImageNet (IGC-L100M2+Ident., authors' README table and released model)",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"primary_partitions": (100, 25, 50), "secondary_partitions": (2, 4), "stem": STEMS},
 )

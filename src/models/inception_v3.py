@@ -42,8 +42,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
+from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
 PAPER = "Szegedy et al. 2016, arXiv:1512.00567"
@@ -98,8 +97,7 @@ def conv_bn_noscale(x, filters: int, kernel_size: int | tuple[int, int], strides
         filters, kernel_size, strides=strides, padding=padding, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=False, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return bn_act(x, name, scale=False)
 
 
 def module_35x35(x, pool_proj: int, name: str):

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
+from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, model_input
 from src.models.registry import register_model
 
 PAPER = "Szegedy et al. 2017, arXiv:1602.07261"
@@ -77,10 +76,7 @@ def inception_conv_bn(
         filters, kernel_size, strides=strides, padding=padding, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, scale=False, name=f"{name}_bn")(x)
-    if activation:
-        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return bn_act(x, name, activation, scale=False)
 
 
 def conv_branch(x, convs: Sequence[ConvSpec], name: str, small: bool = False):

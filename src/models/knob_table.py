@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,15 @@ from typing import Any
 from src.errors import ConfigError, did_you_mean
 
 TABLE = Path(__file__).with_name("knob_table.json")
+#: Knob values that were renamed: (knob, old value) -> the value's one spelling now. The small-input stem
+#: was ``cifar`` in seven families and ``small`` in nine (issue 43); it is ``small`` everywhere.
+RENAMED_VALUES = {("stem", "cifar"): "small"}
+
+
+def renamed(knob: str, value: Any, choices: Sequence[Any]) -> str | None:
+    """The one line refusing an old spelling of one of ``choices``, else None."""
+    new = RENAMED_VALUES.get((knob, value)) if isinstance(value, str) else None
+    return f"{knob}={value!r} is now spelled {new!r}." if new in choices else None
 
 
 def registry_table() -> dict[str, dict[str, Any]]:
@@ -47,7 +56,8 @@ def _problem(knob: str, value: Any, default: Any, choices: list) -> str | None:
     """Why ``value`` cannot be this knob's, else None."""
     if choices and all(isinstance(c, str) for c in choices):
         if value not in choices:
-            return f"{knob}={value!r} is not valid; choose one of {choices}.{did_you_mean(str(value), choices)}"
+            return renamed(knob, value, choices) or (
+                f"{knob}={value!r} is not valid; choose one of {choices}.{did_you_mean(str(value), choices)}")
         return None
     if isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"

@@ -19,7 +19,7 @@ Knobs:
 - ``dropout``: before the classifier; 0.001 as TF-slim (``dropout_keep_prob=0.999``) and
   keras.applications. The classifier is a Dense layer with bias: the same parameters and
   multiply-adds as keras.applications' 1×1 convolution on the pooled 1×1 map.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first strided depthwise conv (stage 2, 64→128 channels) run at stride 1, so the
   total stride is 8 instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map (instead of 1×1). All
   other layers and all parameters are unchanged.
@@ -37,12 +37,11 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
 from src.models.common import (
-    BN_EPSILON,
-    BN_MOMENTUM,
     CONV_INIT,
+    bn,
     check_choice,
+    check_width_multiplier,
     classifier_head,
     conv_bn,
     model_input,
@@ -63,19 +62,9 @@ STAGES: tuple[tuple[int, int, int], ...] = (
 )
 #: Table 6's width multipliers, the default first.
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5, 0.25)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.001, 0.0, 0.2)
 MIN_DEPTH = 8
-
-
-def check_width_multiplier(value, where: str) -> float:
-    """α as a float; ConfigError unless it is a positive number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 4:
-        raise ConfigError(
-            f"{where}: width_multiplier={value!r} is not valid; use a number in (0, 4], e.g. the paper's "
-            f"{', '.join(map(str, WIDTH_MULTIPLIERS))}."
-        )
-    return float(value)
 
 
 def check_dropout(value, where: str) -> float:
@@ -96,7 +85,7 @@ def depthwise_bn(x, kernel_size: int, strides: int, name: str, activation=None):
         depthwise_initializer=CONV_INIT,
         name=f"{name}_dwconv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = bn(x, f"{name}_bn")
     if isinstance(activation, str):
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     elif activation is not None:
@@ -124,7 +113,7 @@ def mobilenet_v1(
 ) -> keras.Model:
     """MobileNet v1 of Table 1 at width multiplier α; ρ is the input resolution."""
     where = "mobilenet_v1"
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
 
@@ -136,7 +125,7 @@ def mobilenet_v1(
     for i, (channels, repeats, first_stride) in enumerate(STAGES, start=1):
         for j in range(1, repeats + 1):
             strides = first_stride if j == 1 else 1
-            if stem == "cifar" and i == 2 and j == 1:
+            if stem == "small" and i == 2 and j == 1:
                 strides = 1  # small-input variant: the first strided depthwise conv keeps the resolution
             x = separable_block(x, depth(channels), strides, f"stage{i}_block{j}")
     x = classifier_head(
@@ -148,6 +137,6 @@ def mobilenet_v1(
 
 register_model(
     "mobilenet_v1", mobilenet_v1, family="mobilenet_v1", paper=f"{PAPER}, Table 1 (and Tables 6–7)",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
 )

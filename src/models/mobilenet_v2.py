@@ -17,7 +17,7 @@ Knobs:
   The input resolution (96–224 in the paper) is ``input_shape``.
 - ``dropout``: before the classifier; 0.2 as the authors' TF-slim training scope
   (``dropout_keep_prob=0.8``) and torchvision (keras.applications has none). No parameters.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first block of the (6, 24, 2, 2) row run at stride 1, so the total stride is 8
   instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map (instead of 1×1). Parameters unchanged.
 
@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from src.models.common import check_choice, classifier_head, conv_bn, model_input
-from src.models.mobilenet_v1 import check_dropout, check_width_multiplier, depthwise_bn
+from src.models.common import check_choice, check_width_multiplier, classifier_head, conv_bn, make_divisible, model_input
+from src.models.mobilenet_v1 import check_dropout, depthwise_bn
 from src.models.registry import register_model
 
 PAPER = "Sandler et al. 2018, arXiv:1801.04381"
@@ -52,18 +52,8 @@ BOTTLENECKS: tuple[tuple[int, int, int, int], ...] = (
 LAST_CHANNELS = 1280
 #: Width multipliers of the paper's Fig. 5 / TF-slim's checkpoints, the default first.
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5, 0.35, 1.4)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.2, 0.0)
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """The nearest multiple of ``divisor`` to ``value`` (at least ``min_value``, default ``divisor``),
-    rounded up when rounding would lose more than 10 % (the authors' TF-slim ``_make_divisible``)."""
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
 
 
 def inverted_residual(x, expansion: int, filters: int, strides: int, name: str):
@@ -94,7 +84,7 @@ def mobilenet_v2(
 ) -> keras.Model:
     """MobileNet v2 of Table 2 at width multiplier α."""
     where = "mobilenet_v2"
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
 
@@ -106,7 +96,7 @@ def mobilenet_v2(
     for i, (t, c, n, s) in enumerate(BOTTLENECKS, start=1):
         for j in range(1, n + 1):
             strides = s if j == 1 else 1
-            if stem == "cifar" and i == 2 and j == 1:
+            if stem == "small" and i == 2 and j == 1:
                 strides = 1  # small-input variant: the first strided block keeps the resolution
             x = inverted_residual(x, t, make_divisible(c * alpha), strides, f"stage{i}_block{j}")
     last = make_divisible(LAST_CHANNELS * alpha) if alpha > 1 else LAST_CHANNELS
@@ -120,6 +110,6 @@ def mobilenet_v2(
 
 register_model(
     "mobilenet_v2", mobilenet_v2, family="mobilenet_v2", paper=f"{PAPER}, Table 2",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
 )

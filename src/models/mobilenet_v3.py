@@ -30,7 +30,7 @@ Knobs:
   directly (torchvision's rule) gives a different, smaller network at α < 1 (Large 0.75: 141 M
   MACs, 9 % under the paper's 155 M). Trainable parameters equal keras.applications' at every α.
 - ``dropout``: before the classifier, 0.2 as keras.applications, torchvision and TF-slim.
-- ``stem``: ``"imagenet"`` (the paper) or ``"cifar"``, the documented small-input variant: the stem
+- ``stem``: ``"imagenet"`` (the paper) or ``"small"``, the documented small-input variant: the stem
   convolution and the first stride-2 bneck (Large: 16→24, Small: the first 16-channel bneck) run at
   stride 1, so the total stride is 8 instead of 32 and 28×28 / 32×32 inputs end on a 4×4 map
   (instead of 1×1). Parameters unchanged.
@@ -49,10 +49,8 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import HardSwish, squeeze_excite
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
-from src.models.mobilenet_v1 import check_dropout, check_width_multiplier, depthwise_bn
-from src.models.mobilenet_v2 import make_divisible
+from src.models.common import CONV_INIT, bn, check_choice, check_width_multiplier, classifier_head, make_divisible, model_input
+from src.models.mobilenet_v1 import check_dropout, depthwise_bn
 from src.models.registry import register_model
 
 PAPER = "Howard et al. 2019, arXiv:1905.02244"
@@ -122,7 +120,7 @@ ARCHITECTURES = {"large": LARGE, "small": SMALL}
 SE_REDUCTION = 4
 #: Table 3's width multipliers, the default first (0.5 as an extra, smaller point).
 WIDTH_MULTIPLIERS = (1.0, 0.75, 0.5)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 DROPOUTS = (0.2, 0.0)
 
 
@@ -135,7 +133,7 @@ def _activate(x, nl: str, name: str):
 def _conv_bn_act(x, filters: int, nl: str | None, name: str):
     """1×1 conv (no bias) -> BN -> optional NL, named ``{name}_conv``, ``{name}_bn``, ``{name}_{act}``."""
     x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}_conv")(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = bn(x, f"{name}_bn")
     return x if nl is None else _activate(x, nl, name)
 
 
@@ -162,8 +160,8 @@ def bneck(x, row: Bneck, expansion: float, out: int, strides: int, name: str):
 
 
 def mobilenet_v3(
-    size: str,
     *,
+    size: str,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -177,7 +175,7 @@ def mobilenet_v3(
     """MobileNetV3-Large (Table 1) or -Small (Table 2) at width multiplier α."""
     where = f"mobilenet_v3_{size}"
     check_choice("size", size, tuple(ARCHITECTURES), where)
-    alpha = check_width_multiplier(width_multiplier, where)
+    alpha = check_width_multiplier(width_multiplier, where, WIDTH_MULTIPLIERS, most=4)
     rate = check_dropout(dropout, where)
     check_choice("stem", stem, STEMS, where)
     arch = ARCHITECTURES[size]
@@ -190,7 +188,7 @@ def mobilenet_v3(
         arch.stem, 3, strides=2 if stem == "imagenet" else 1, padding="same", use_bias=False,
         kernel_initializer=CONV_INIT, name="stem_conv",
     )(inputs)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="stem_bn")(x)
+    x = bn(x, "stem_bn")
     x = _activate(x, "HS", "stem")
 
     stage, block, first_stride_done = 0, 0, False
@@ -202,7 +200,7 @@ def mobilenet_v3(
         strides = row.stride
         if strides == 2 and not first_stride_done:
             first_stride_done = True
-            if stem == "cifar":
+            if stem == "small":
                 strides = 1  # small-input variant: the first strided bneck keeps the resolution
         x = bneck(x, row, row.exp / table_in, depth(row.out), strides, f"stage{stage}_block{block}")
         table_in = row.out
@@ -230,6 +228,6 @@ for _size, _arch in ARCHITECTURES.items():
     register_model(
         f"mobilenet_v3_{_size}", mobilenet_v3, fixed={"size": _size}, family="mobilenet_v3",
         paper=f"{PAPER}, Table {1 if _size == 'large' else 2}",
-        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
         knob_choices={"width_multiplier": WIDTH_MULTIPLIERS, "dropout": DROPOUTS, "stem": STEMS},
     )

@@ -20,7 +20,7 @@ Knobs:
 - ``downsample_in``: where a bottleneck's stride sits. ``"1x1"`` is the paper's / Caffe's original
   (first 1×1 conv; 3.86 G MACs for ResNet-50, the paper's "3.8 billion"), ``"3x3"`` is
   "ResNet v1.5" as torchvision builds it (4.09 G MACs, same parameters).
-- ``stem``: ``"imagenet"`` (7×7/2 conv + 3×3/2 max-pool, the paper) or ``"cifar"`` (3×3/1 conv, no
+- ``stem``: ``"imagenet"`` (7×7/2 conv + 3×3/2 max-pool, the paper) or ``"small"`` (3×3/1 conv, no
   pool): the small-input variant, so that 28–32 px inputs keep ≥ 4×4 maps in the last stage.
 - ``shortcut`` (CIFAR nets): ``"A"`` zero-padding identity (paper, Table 6) or ``"B"`` projection.
 - ``se_position`` (SENet Table 14 / Fig. 5): ``"standard"`` on the residual branch after its last
@@ -37,7 +37,7 @@ Knobs:
   also stage 3 (conv4_x), dilations 2 / 4. Same parameters; at 224 input the last map is 7 / 14 / 28.
   Every 3×3 conv of a dilated stage has the stage's rate (DeepLab v2 and Deformable ConvNets' "atrous
   (2,2,2)" res5 baseline), whereas torchvision's ``replace_stride_with_dilation`` keeps the previous
-  rate on the first block. With the CIFAR stem the knob removes the same stage strides (final map at
+  rate on the first block. With the small-input stem the knob removes the same stage strides (final map at
   32 px input: 4 / 8 / 16).
 - ``deformable_stages`` (ImageNet nets): stages (1–4 = conv2_x…conv5_x, our ``stage{i}``) whose 3×3
   convs are `DeformableConv2D` (Dai et al., ICCV 2017, arXiv:1703.06211). The paper's default is
@@ -56,9 +56,8 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import ZeroPadShortcut, squeeze_excite
-from src.layers.batch_norm import BatchNormalization
 from src.layers.deformable_conv import DeformableConv2D
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "He et al. 2016, arXiv:1512.03385"
@@ -114,10 +113,7 @@ def _conv3x3_bn(x, filters: int, strides: int, name: str, activation: str | None
         filters, 3, strides=strides, padding="same", dilation_rate=dilation, use_bias=False,
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    if activation:
-        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return bn_act(x, name, activation)
 
 
 def _residual_unit(x, branch, shortcut, name: str, se: SqueezeExcite | None, se_position: str):
@@ -240,7 +236,7 @@ def _imagenet_resnet(
 ) -> keras.Model:
     check_choice("depth", depth, tuple(IMAGENET_STAGES), where)
     check_choice("downsample_in", downsample_in, ("1x1", "3x3"), where)
-    check_choice("stem", stem, ("imagenet", "cifar"), where)
+    check_choice("stem", stem, ("imagenet", "small"), where)
     check_choice("output_stride", output_stride, tuple(OUTPUT_STRIDES), where)
     deformable = _deformable_stages(deformable_stages, where)
     se = _se_unit(se_position, se_reduction, where)
@@ -265,8 +261,8 @@ def _imagenet_resnet(
 
 
 def resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -290,8 +286,8 @@ def resnet(
 
 
 def se_resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -315,8 +311,8 @@ def se_resnet(
 
 
 def cifar_resnet(
-    depth: int,
     *,
+    depth: int,
     input_shape: Sequence[int] | None = None,
     classes: int = 10,
     include_top: bool = True,
@@ -349,7 +345,7 @@ def cifar_resnet(
 
 
 _IMAGENET_CHOICES = {
-    "stem": ("imagenet", "cifar"),
+    "stem": ("imagenet", "small"),
     "output_stride": tuple(OUTPUT_STRIDES),
     "deformable_stages": DEFORMABLE_CHOICES,
 }
@@ -364,14 +360,14 @@ for _depth, (_block, _) in IMAGENET_STAGES.items():
         _fixed["downsample_in"] = "1x1"
     register_model(
         f"resnet{_depth}", resnet, fixed=_fixed, family="resnet", paper=f"{PAPER}, Table 1",
-        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
         knob_choices=_choices,
     )
 for _depth in SE_DEPTHS:
     register_model(
         f"se_resnet{_depth}", se_resnet, fixed={"depth": _depth}, family="se_resnet",
         paper=f"{SE_PAPER}, Table 2 (ablations: Tables 10, 14)", default_input_shape=(224, 224, 3),
-        small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+        small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
         knob_choices={
             **_IMAGENET_CHOICES,
             "downsample_in": ("1x1", "3x3"),

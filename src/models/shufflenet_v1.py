@@ -28,7 +28,7 @@ Knobs:
   rounded to the nearest multiple of g (ties down: 12 → 8 for g = 8) so that the first stride-2 branch
   (out − in channels) divides into g groups.
 - ``shuffle``: ``True`` (paper) or ``False`` for the with/without-shuffle ablation of Table 3.
-- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"cifar"``: the documented
+- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"small"``: the documented
   small-input variant, a 3×3/1 conv without the max-pool, so that 28–32 px inputs reach stage 4 at
   4×4 (ImageNet stem: 1×1) — the three stride-2 stages are kept.
 
@@ -45,8 +45,16 @@ from keras import layers
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle, GroupedConv2D
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import (
+    CONV_INIT,
+    bn,
+    bn_act,
+    check_choice,
+    classifier_head,
+    conv_bn,
+    make_divisible,
+    model_input,
+)
 from src.models.registry import register_model
 
 PAPER = "Zhang et al. 2018, arXiv:1707.01083"
@@ -65,7 +73,7 @@ STAGE_REPEATS = (4, 8, 4)
 STEM_CHANNELS: dict[float, int] = {0.25: 12, 0.5: 12, 1.0: 24, 1.5: 24, 2.0: 48}
 BOTTLENECK_RATIO = 4
 WIDTH_MULTIPLIERS = tuple(STEM_CHANNELS)
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 
 
 def scaled_channels(groups: int, width_multiplier: float) -> tuple[int, tuple[int, ...]]:
@@ -76,19 +84,10 @@ def scaled_channels(groups: int, width_multiplier: float) -> tuple[int, tuple[in
     return stem, stages
 
 
-def make_divisible(value: float, divisor: int) -> int:
-    """Nearest multiple of ``divisor`` (at least ``divisor``), never more than 10 % below ``value``."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
 def _group_conv_bn(x, filters: int, groups: int, name: str, activation: str | None = None):
     """1×1 group conv (GroupedConv2D, no bias) -> BN -> optional activation."""
     x = GroupedConv2D(filters, 1, groups=groups, use_bias=False, kernel_initializer=CONV_INIT, name=f"{name}_gconv")(x)
-    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    if activation:
-        x = layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return bn_act(x, name, activation)
 
 
 def shufflenet_unit(
@@ -111,7 +110,7 @@ def shufflenet_unit(
     y = layers.DepthwiseConv2D(
         3, strides=strides, padding="same", use_bias=False, depthwise_initializer=CONV_INIT, name=f"{name}_2_dwconv"
     )(y)
-    y = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_2_bn")(y)
+    y = bn(y, f"{name}_2_bn")
     y = _group_conv_bn(y, branch_out, groups, f"{name}_3")
     if strides == 1:
         y = layers.Add(name=f"{name}_add")([x, y])
@@ -162,7 +161,7 @@ def shufflenet_v1(
 
 register_model(
     "shufflenet_v1", shufflenet_v1, family="shufflenet_v1", paper=f"{PAPER}, Tables 1-3",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={
         "groups": (3, 1, 2, 4, 8),
         "width_multiplier": (1.0, 0.25, 0.5, 1.5, 2.0),

@@ -16,7 +16,7 @@ The shuffle after the concat feeds the next unit's split, exactly as torchvision
 Knobs:
 - ``width_multiplier`` ∈ {0.5, 1, 1.5, 2}: the stage widths of Table 5 (kept as data,
   `STAGE_CHANNELS`).
-- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"cifar"``: the documented
+- ``stem``: ``"imagenet"`` (3×3/2 conv + 3×3/2 max-pool, the paper) or ``"small"``: the documented
   small-input variant, a 3×3/1 conv without the max-pool, so that 28–32 px inputs reach stage 4 at
   4×4 (with the ImageNet stem: 1×1).
 
@@ -32,8 +32,7 @@ from keras import layers, ops
 
 from src.errors import ConfigError
 from src.layers import ChannelShuffle
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import CONV_INIT, bn, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "Ma et al. 2018, arXiv:1807.11164"
@@ -47,7 +46,7 @@ STAGE_CHANNELS: dict[float, tuple[int, int, int, int]] = {
 }
 STAGE_REPEATS = (4, 8, 4)
 STEM_CHANNELS = 24
-STEMS = ("imagenet", "cifar")
+STEMS = ("imagenet", "small")
 
 
 @keras.saving.register_keras_serializable(package="cnnzoo")
@@ -73,7 +72,7 @@ def _depthwise_bn(x, strides: int, name: str):
     x = layers.DepthwiseConv2D(
         3, strides=strides, padding="same", use_bias=False, depthwise_initializer=CONV_INIT, name=f"{name}_dwconv"
     )(x)
-    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn(x, f"{name}_bn")
 
 
 def _main_branch(x, channels: int, strides: int, name: str):
@@ -134,6 +133,6 @@ def shufflenet_v2(
 
 register_model(
     "shufflenet_v2", shufflenet_v2, family="shufflenet_v2", paper=f"{PAPER}, Table 5",
-    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
+    default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
     knob_choices={"width_multiplier": (1.0, 0.5, 1.5, 2.0), "stem": STEMS},
 )

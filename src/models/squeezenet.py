@@ -44,8 +44,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, POOLINGS, check_choice, model_input
+from src.models.common import POOLINGS, bn, check_choice, model_input
 from src.models.registry import register_model
 
 PAPER = "Iandola et al. 2016, arXiv:1602.07360"
@@ -83,7 +82,7 @@ def _conv_act(x, filters: int, kernel_size: int, name: str, batch_norm: bool, st
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = bn(x, f"{name}_bn")
     if activation:
         x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
@@ -117,8 +116,8 @@ def fire_module(x, s1x1: int, e1x1: int, e3x3: int, name: str, batch_norm: bool 
 
 
 def squeezenet(
-    version: str,
     *,
+    version: str,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,

@@ -38,8 +38,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, model_input
+from src.models.common import CONV_INIT, bn, check_choice, check_width_multiplier, classifier_head, make_divisible, model_input
 from src.models.registry import register_model
 
 PAPER = "Simonyan & Zisserman 2015, arXiv:1409.1556"
@@ -60,18 +59,11 @@ HEADS = ("fc", "gap")
 CHANNEL_DIVISOR = 8
 
 
-def _scaled(channels: int, multiplier: float) -> int:
-    """``channels × multiplier`` rounded to a multiple of 8, never below 8 nor 10 % under the exact value."""
-    exact = channels * multiplier
-    scaled = max(CHANNEL_DIVISOR, int(exact + CHANNEL_DIVISOR / 2) // CHANNEL_DIVISOR * CHANNEL_DIVISOR)
-    return scaled + CHANNEL_DIVISOR if scaled < 0.9 * exact else scaled
-
-
 def conv_block(x, filters: int, batch_norm: bool, name: str):
     """3×3 conv (with bias) -> [BN] -> ReLU, named ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=True, kernel_initializer=CONV_INIT, name=f"{name}_conv")(x)
     if batch_norm:
-        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = bn(x, f"{name}_bn")
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -85,9 +77,9 @@ def fc_head(x, classes: int, classifier_activation: str | None):
 
 
 def vgg(
+    *,
     depth: int,
     batch_norm: bool,
-    *,
     input_shape: Sequence[int] | None = None,
     classes: int = 1000,
     include_top: bool = True,
@@ -107,15 +99,14 @@ def vgg(
     check_choice("depth", depth, tuple(DEPTHS), where)
     check_choice("head", head, HEADS, where)
     check_choice("pools", pools, (5, 4, 3, 2, 1, 0), where)
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-        raise ConfigError(f"{where}: width_multiplier={width_multiplier!r} must be a positive number (paper: 1.0).")
+    check_width_multiplier(width_multiplier, where)
     if include_top and (not isinstance(classes, int) or classes < 1):
         raise ConfigError(f"{where}: classes must be a positive integer, got {classes!r}.")
     inputs = model_input(input_shape, (224, 224, 3), 2**pools, where)
 
     x = inputs
     for i, (width, n) in enumerate(zip(STAGE_WIDTHS, CONFIGS[DEPTHS[depth]]), start=1):
-        filters = _scaled(width, width_multiplier)
+        filters = make_divisible(width * width_multiplier, CHANNEL_DIVISOR)
         for j in range(1, n + 1):
             x = conv_block(x, filters, batch_norm, name=f"stage{i}_block{j}")
         if i <= pools:

@@ -39,8 +39,7 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers.batch_norm import BatchNormalization
-from src.models.common import BN_EPSILON, BN_MOMENTUM, CONV_INIT, check_choice, classifier_head, conv_bn, model_input
+from src.models.common import CONV_INIT, bn, bn_act, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "Chollet 2017, arXiv:1610.02357"
@@ -70,7 +69,7 @@ def _sepconv_bn(x, filters: int, name: str):
         filters, 3, padding="same", use_bias=False, depthwise_initializer=CONV_INIT,
         pointwise_initializer=CONV_INIT, name=f"{name}_sepconv",
     )(x)
-    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return bn(x, f"{name}_bn")
 
 
 def xception_module(
@@ -102,8 +101,7 @@ def _stem(x, stem: str):
                 filters, 3, strides=stride, padding="valid", use_bias=False, kernel_initializer=CONV_INIT,
                 name=f"stem{i}_conv",
             )(x)
-            x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"stem{i}_bn")(x)
-            x = layers.Activation("relu", name=f"stem{i}_relu")(x)
+            x = bn_act(x, f"stem{i}")
         else:
             x = conv_bn(x, filters, 3, 1, name=f"stem{i}")
     return x

@@ -1,6 +1,6 @@
 """Which model knobs the user set, so that ``model_variant=auto`` never overwrites them.
 
-A knob is explicit when the command line names it (``model.stem=cifar``, read from Hydra's record of
+A knob is explicit when the command line names it (``model.stem=small``, read from Hydra's record of
 this run's overrides) or when its value differs from the model config file's (an experiment, a sweep
 point or a recorded config set it). Without Hydra (a config built in Python) only the second applies.
 """

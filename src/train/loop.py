@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from src.atomic_files import atomic_write_text
 from src.data.pipeline import Normalization, steps_per_epoch
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.job_folder import (
-    config_path, has_results, history_path, job_data, point_to_job, read_history_csv, read_job, read_results,
+    config_path, has_results, history_path, job_data, mark_stopped, point_to_job, read_history_csv, read_job, read_results,
     results_path, truncate_history, verification_set, write_config, write_job, write_results,
 )
 from src.models import build_model
@@ -41,6 +41,7 @@ from src.train.distribution import check_distribution, distribution_scope
 from src.train.precision import check_precision, dtype_policy, float32_copy
 from src.train.input_normalization import with_input_normalization
 from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
+from src.train.interrupt import sigterm_as_interrupt
 from src.train.resume import (
     TrainingState, claim_job, clear_state, earlier_job, job_fingerprint, reap_dead_jobs, restore_state,
     running_elsewhere, saved_epoch,
@@ -203,59 +204,39 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if action == "new":
         clear_state(out)  # a reused folder's state belongs to another config, or resume=never
-    # under the lock the watchdog marks under: a live holder is refused, a dead one's watchdog cannot mark us
-    claim_job(out, fresh=action == "new", fingerprint=fingerprint,
-              resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
-              error=None, **git_info())  # a resumed job's last stop is no longer its error
-    try:
-        with _sigterm_as_interrupt():
+    # SIGTERM raises KeyboardInterrupt from before the claim (src.run installs it even earlier), so a stop at
+    # any point after the claim is recorded (over this process's own claim only: `mark_stopped`).
+    with sigterm_as_interrupt():
+        try:
+            # under the lock the watchdog marks under: a live holder is refused, a dead one's watchdog cannot mark us
+            claim_job(out, fresh=action == "new", fingerprint=fingerprint,
+                      resumes=int(record.get("resumes", 0)) + 1 if action == "resume" else 0,
+                      error=None, **git_info())  # a resumed job's last stop is no longer its error
             return _train(cfg, out, resuming=action == "resume",
                           resume_run_id=record.get("mlflow_run_id") if action == "resume" else None)
-    except OSError as exc:
-        with suppress(OSError):  # the disk may refuse this too
-            write_job(out, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        if not (exc.filename or exc.errno in FILE_WRITE_ERRNOS):
-            raise  # not a file write (e.g. a network error): reported as it is
-        from src.tracking.store import StoreError, store_problem
+        except OSError as exc:
+            with suppress(OSError):  # the disk may refuse this too
+                mark_stopped(out, "failed", exc)
+            if not (exc.filename or exc.errno in FILE_WRITE_ERRNOS):
+                raise  # not a file write (e.g. a network error): reported as it is
+            from src.tracking.store import StoreError, store_problem
 
-        if store_problem(exc):  # the MLflow store's disk, not the job folder's
-            raise StoreError(store_problem(exc)) from None
-        raise ArtifactWriteError(
-            f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
-            f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
-            f"(epoch {saved_epoch(out)}) is intact and re-running the command resumes from it."
-        ) from None
-    except BaseException as exc:
-        # SystemExit: submitit's preemption/timeout handler, after it requeued the job (docs/scaling_out.md)
-        interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
-        record = write_job(out, status="interrupted" if interrupted else "failed",
-                           error=f"{type(exc).__name__}: {exc}"[:500])
-        if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
-            mark_run_killed(cfg, record["mlflow_run_id"])
-            log.error("interrupted; the MLflow run is marked KILLED. Re-run the same command to resume from the "
-                      "last finished epoch (%d).", saved_epoch(out))
-        raise
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a scheduler's or `kill`'s polite stop) raises KeyboardInterrupt, so the job can record that it
-    was stopped; SIGKILL cannot be caught (the job's watchdog marks it, `_start_watchdog`)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or os.environ.get("SUBMITIT_EXECUTOR"):
-        yield  # under submitit, SIGTERM is submitit's: it ignores it and requeues on its preemption signal
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            if store_problem(exc):  # the MLflow store's disk, not the job folder's
+                raise StoreError(store_problem(exc)) from None
+            raise ArtifactWriteError(
+                f"could not write {exc.filename or 'an output file'}: {exc.strerror or exc}. Free disk space or choose a "
+                f"writable hydra.run.dir; files are written to a temporary name and renamed, so the last good state "
+                f"(epoch {saved_epoch(out)}) is intact and re-running the command resumes from it."
+            ) from None
+        except BaseException as exc:
+            # SystemExit: submitit's preemption/timeout handler, after it requeued the job (docs/scaling_out.md)
+            interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            marked = mark_stopped(out, "interrupted" if interrupted else "failed", exc)
+            if interrupted and marked and marked.get("mlflow_run_id") and cfg.logger.get("enabled", True):
+                mark_run_killed(cfg, marked["mlflow_run_id"])
+                log.error("interrupted; the MLflow run is marked KILLED. Re-run the same command to resume from the "
+                          "last finished epoch (%d).", saved_epoch(out))
+            raise
 
 
 def _start_watchdog(cfg: DictConfig, out: Path, run_id: str | None) -> None:

@@ -21,8 +21,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from src.tracking.provenance import git_info
 from src.job_folder import (
-    RESULTS_FILE, config_path, has_results, point_to_job, read_results, write_config, write_job, write_results,
+    RESULTS_FILE, config_path, has_results, mark_stopped, point_to_job, read_results, write_config, write_job, write_results,
 )
+from src.train.interrupt import sigterm_as_interrupt
 from src.train.resume import earlier_job, job_fingerprint
 
 log = logging.getLogger(__name__)
@@ -75,33 +76,34 @@ def run_staged_job(
         log.info("%s job finished before in %s with the same config: skipped", cfg.task, out)
         return read_results(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
-              host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, error=None,
-              **git_info())
-    write_config(out, cfg)  # resolved, no credentials
-    try:
-        with tracking_run(cfg, record.get("mlflow_run_id")) as run:
-            run_id = run.info.run_id if run else None
-            if run and not record.get("mlflow_run_id"):
-                write_job(out, mlflow_run_id=run_id)
-                _log_job_inputs(cfg, out)
-            results = body(cfg, out, run_id)
-            results["wall_seconds"] = time.perf_counter() - started  # this invocation (a resumed job: since resuming)
-            results.update(git_info())
-            write_results(out, results)
-            if run:
-                import mlflow
+    with sigterm_as_interrupt():  # from before the claim: a stop at any point after it is recorded
+        try:
+            write_job(out, fresh=not record, fingerprint=fingerprint, status="running", pid=os.getpid(),
+                      host=socket.gethostname(), resumes=int(record.get("resumes", -1)) + 1, error=None,
+                      **git_info())
+            write_config(out, cfg)  # resolved, no credentials
+            with tracking_run(cfg, record.get("mlflow_run_id")) as run:
+                run_id = run.info.run_id if run else None
+                if run and not record.get("mlflow_run_id"):
+                    write_job(out, mlflow_run_id=run_id)
+                    _log_job_inputs(cfg, out)
+                results = body(cfg, out, run_id)
+                results["wall_seconds"] = time.perf_counter() - started  # this invocation (resumed: since resuming)
+                results.update(git_info())
+                write_results(out, results)
+                if run:
+                    import mlflow
 
-                mlflow.log_metrics(metrics(results))
-                for name in (RESULTS_FILE, *artifacts):
-                    mlflow.log_artifact(str(out / name))
-        write_job(out, status="finished")
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        record = write_job(out, status="interrupted" if interrupted else "failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        if interrupted and record.get("mlflow_run_id") and cfg.logger.get("enabled", True):
-            mark_run_killed(cfg, record["mlflow_run_id"])
-        raise
+                    mlflow.log_metrics(metrics(results))
+                    for name in (RESULTS_FILE, *artifacts):
+                        mlflow.log_artifact(str(out / name))
+            write_job(out, status="finished")
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            marked = mark_stopped(out, "interrupted" if interrupted else "failed", exc)
+            if interrupted and marked and marked.get("mlflow_run_id") and cfg.logger.get("enabled", True):
+                mark_run_killed(cfg, marked["mlflow_run_id"])
+            raise
     return results
 
 

@@ -25,4 +25,4 @@ def test_model_throughput_writes_csv(tmp_path):
         assert (int(r["size"]), int(r["batch"]), int(r["steps"]), int(r["warmup"])) == (32, 4, 1, 1)
     # mobilenet_v2 at 32 px keeps the ImageNet stem (it must match keras.applications); ShuffleNet takes
     # the registry's small-input variant.
-    assert "stem=cifar" in rows[1]["note"]
+    assert "stem=small" in rows[1]["note"]

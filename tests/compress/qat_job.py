@@ -24,8 +24,8 @@ from src.models import build_model  # noqa: E402
 #: Small settings per network; the grouped ones exercise the QAT twin's split convs
 #: and affine BNs (`tf_keras_twin(for_qat=True)`).
 NETWORKS = {
-    "mobilenet_v3_small": {"stem": "cifar", "width_multiplier": 0.5, "dropout": 0.0},
-    "shufflenet_v1": {"stem": "cifar", "groups": 3, "width_multiplier": 0.5},
+    "mobilenet_v3_small": {"stem": "small", "width_multiplier": 0.5, "dropout": 0.0},
+    "shufflenet_v1": {"stem": "small", "groups": 3, "width_multiplier": 0.5},
     "igc": {"depth": 8, "primary_partitions": 4, "secondary_partitions": 2},
 }
 

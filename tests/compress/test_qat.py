@@ -58,7 +58,7 @@ def test_qat_cli_on_a_trained_job(tmp_path, tiny_job):
     from src.train import train
     from tests.helpers.config import compose_config
 
-    job = [o for o in tiny_job if not o.startswith("model=")] + ["model=mobilenet_v3_small", "model.stem=cifar",
+    job = [o for o in tiny_job if not o.startswith("model=")] + ["model=mobilenet_v3_small", "model.stem=small",
                                                                  "train.label_smoothing=0.1"]
     train(compose_config(job, output_dir=tmp_path / "job"))
     proc = subprocess.run([sys.executable, "-m", "src.compress.qat", str(tmp_path / "job"), "--train-subset", "64",

@@ -14,9 +14,9 @@ from src.models import build_model
 #: hard-swish/hard-sigmoid, channel split + shuffle + concat, grouped 1x1 convs, Fire concat, IGC.
 NETWORKS = {
     "resnet20": {},
-    "mobilenet_v3_small": {"stem": "cifar"},
-    "shufflenet_v2": {"stem": "cifar", "width_multiplier": 0.5},
-    "shufflenet_v1": {"stem": "cifar", "groups": 3, "width_multiplier": 0.5},
+    "mobilenet_v3_small": {"stem": "small"},
+    "shufflenet_v2": {"stem": "small", "width_multiplier": 0.5},
+    "shufflenet_v1": {"stem": "small", "groups": 3, "width_multiplier": 0.5},
     "squeezenet1_1": {"stem": "small", "bypass": "simple"},
     "igc": {"depth": 8},
 }
@@ -85,7 +85,7 @@ def test_the_qat_twin_turns_a_bn_that_follows_no_conv_into_its_affine_map():
 
 def test_weights_changed_on_the_twin_come_back_to_the_keras_model():
     keras.backend.clear_session()
-    model = build_model("mobilenet_v3_small", input_shape=(16, 16, 1), classes=10, stem="cifar")
+    model = build_model("mobilenet_v3_small", input_shape=(16, 16, 1), classes=10, stem="small")
     twin = tf_keras_twin(model)
     layer = next(layer for layer in twin.layers if layer.name.endswith("_dwconv"))
     layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])

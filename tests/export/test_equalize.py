@@ -50,7 +50,7 @@ def test_shuffle_permutation_is_found_by_passing_channel_indices():
 
 
 def test_chains_are_found_in_shufflenet_v1_and_not_behind_relu6():
-    shufflenet = build_model("shufflenet_v1", input_shape=(28, 28, 1), classes=10, stem="cifar")
+    shufflenet = build_model("shufflenet_v1", input_shape=(28, 28, 1), classes=10, stem="small")
     chains = equalizable_chains(shufflenet)
     assert len(chains) == 16  # one per unit: 1×1 group conv → BN → ReLU → shuffle → depthwise
     shuffled = [bn.name for bn, _, perms, _ in chains if [type(p) for p in perms] == [ChannelShuffle]]

@@ -89,7 +89,7 @@ def test_densenet121_stage_channels_and_sizes_follow_table_1(densenet121):
 def test_cifar_params_match_table_2(key):
     depth, k, bottleneck, compression = key
     keras.backend.clear_session()
-    model = cifar_densenet(depth, growth_rate=k, bottleneck=bottleneck, compression=compression)
+    model = cifar_densenet(depth=depth, growth_rate=k, bottleneck=bottleneck, compression=compression)
     trainable = count_params(model).trainable
     assert f"{trainable / 1e6:.1f}" == TABLE_2[key], f"{key}: {trainable:,}"
 
@@ -99,7 +99,7 @@ def test_cifar_params_match_table_2(key):
 def test_cifar_params_match_table_2_large(key):
     depth, k, bottleneck, compression = key
     keras.backend.clear_session()
-    model = cifar_densenet(depth, growth_rate=k, bottleneck=bottleneck, compression=compression)
+    model = cifar_densenet(depth=depth, growth_rate=k, bottleneck=bottleneck, compression=compression)
     assert f"{count_params(model).trainable / 1e6:.1f}" == TABLE_2_SLOW[key]
 
 
@@ -141,19 +141,19 @@ def test_bc_100_12_at_fashion_mnist_size():
 
 # Knob behaviour on the shallow DenseNet-BC (L=40: 6 bottleneck layers per block), cheap to build.
 def test_growth_rate_and_compression_knobs():
-    k24 = cifar_densenet(40, growth_rate=24)
+    k24 = cifar_densenet(depth=40, growth_rate=24)
     assert k24.get_layer("stem_conv").output.shape[-1] == 48
     assert k24.get_layer("stage1_block1_1_conv").output.shape[-1] == 96
     assert k24.get_layer("stage1_block1_2_conv").output.shape[-1] == 24
-    no_compression = cifar_densenet(40, compression=1.0)
+    no_compression = cifar_densenet(depth=40, compression=1.0)
     assert no_compression.get_layer("transition1_pool").output.shape[-1] == 24 + 6 * 12
-    quarter = cifar_densenet(40, compression=0.25)
+    quarter = cifar_densenet(depth=40, compression=0.25)
     assert quarter.get_layer("transition1_pool").output.shape[-1] == (24 + 6 * 12) // 4
 
 
 def test_without_bottleneck_depth_is_kept():
     # L=40 without bottleneck: (40 - 4) / 3 = 12 single-conv layers per block (6 with), 16-filter stem (§4).
-    model = cifar_densenet(40, bottleneck=False)
+    model = cifar_densenet(depth=40, bottleneck=False)
     names = {layer.name for layer in model.layers}
     assert "stage3_block12_concat" in names and "stage3_block13_concat" not in names
     assert not any(name.endswith("_1_conv") for name in names)
@@ -162,7 +162,7 @@ def test_without_bottleneck_depth_is_kept():
 
 
 def test_dropout_after_every_conv_but_the_stem():
-    model = cifar_densenet(40, dropout_rate=0.2)
+    model = cifar_densenet(depth=40, dropout_rate=0.2)
     convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     drops = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     assert len(drops) == len(convs) - 1 == 3 * 6 * 2 + 2
@@ -172,7 +172,7 @@ def test_dropout_after_every_conv_but_the_stem():
 @pytest.mark.parametrize(
     "name, kwargs, match",
     [
-        ("densenet121", {"stem": "cifar"}, "stem='cifar' is not valid"),
+        ("densenet121", {"stem": "cifar"}, "stem='cifar' is now spelled 'small'"),
         ("densenet121", {"growth_rate": 0}, "growth_rate=0 must be a positive integer"),
         ("densenet121", {"growth_rate": 12.5}, "growth_rate=12.5"),
         ("densenet121", {"compression": 0.0}, r"compression=0.0 must be in \(0, 1\]"),
@@ -189,6 +189,6 @@ def test_bad_knob_values_raise_clear_errors(name, kwargs, match):
 
 def test_bad_cifar_depth_names_the_valid_forms():
     with pytest.raises(ConfigError, match=r"must be 6n\+4"):
-        cifar_densenet(101)
+        cifar_densenet(depth=101)
     with pytest.raises(ConfigError, match=r"must be 3n\+4"):
-        cifar_densenet(102, bottleneck=False)
+        cifar_densenet(depth=102, bottleneck=False)

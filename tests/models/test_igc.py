@@ -147,7 +147,7 @@ def test_partition_knobs_change_widths_and_params():
     wider = build_model("igc", depth=8, secondary_partitions=4)
     assert wider.get_layer("stem_conv").filters == 96 and count_params(wider).trainable > base
     assert len([layer for layer in wider.layers if isinstance(layer, ChannelShuffle)]) == 2 * 3 * 2
-    small = build_model("igc_l100m2", input_shape=(32, 32, 3), stem="cifar", classes=10, primary_partitions=25)
+    small = build_model("igc_l100m2", input_shape=(32, 32, 3), stem="small", classes=10, primary_partitions=25)
     assert small.get_layer("stage4_block2_out").output.shape[1:] == (4, 4, 400)
 
 

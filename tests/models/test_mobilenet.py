@@ -135,7 +135,7 @@ def test_v1_table1_structure(built):
 
 
 def test_v1_width_multiplier_scales_every_layer():
-    model = build_model("mobilenet_v1", input_shape=(32, 32, 3), stem="cifar", width_multiplier=0.5)
+    model = build_model("mobilenet_v1", input_shape=(32, 32, 3), stem="small", width_multiplier=0.5)
     pw = [layer.filters for layer in model.layers if layer.name.endswith("_pw_conv")]
     assert model.get_layer("stem_conv").filters == 16
     assert pw == [32, 64, 64, 128, 128, *[256] * 6, 512, 512]
@@ -161,7 +161,7 @@ def test_v2_width_1_4_equals_keras_and_keeps_the_paper_rule_for_the_last_layer(b
     assert count_params(model).trainable == V2_KERAS_TRAINABLE[1.4]
     assert round(mmacs(model)) == V2_TFSLIM_MACS[1.4]
     assert model.get_layer("last_conv").filters == 1792  # scaled for α > 1
-    small = build_model("mobilenet_v2", input_shape=(32, 32, 3), stem="cifar", width_multiplier=0.5)
+    small = build_model("mobilenet_v2", input_shape=(32, 32, 3), stem="small", width_multiplier=0.5)
     assert small.get_layer("last_conv").filters == 1280  # "all layers except the very last" (§6.1)
     assert small.get_layer("stem_conv").filters == 16
 
@@ -330,7 +330,7 @@ def test_hard_sigmoid_and_hard_swish_formulas():
 def test_width_multiplier_and_small_variant(name, built):
     def small(**knobs):
         keras.backend.clear_session()
-        return build_model(name, input_shape=(32, 32, 3), stem="cifar", **knobs)
+        return build_model(name, input_shape=(32, 32, 3), stem="small", **knobs)
 
     base, thin = small(), small(width_multiplier=0.5)
     assert count_params(thin).trainable < count_params(base).trainable
@@ -349,7 +349,7 @@ def test_width_multiplier_and_small_variant(name, built):
         ({"width_multiplier": "wide"}, "width_multiplier='wide' is not valid"),
         ({"width_multiplier": True}, "width_multiplier=True is not valid"),
         ({"dropout": 1.0}, "dropout=1.0 is not valid; use a rate in [0, 1)"),
-        ({"stem": "tiny"}, "stem='tiny' is not valid; choose one of ['imagenet', 'cifar']"),
+        ({"stem": "tiny"}, "stem='tiny' is not valid; choose one of ['imagenet', 'small']"),
         ({"alpha": 0.5}, "has no knob 'alpha'"),
         ({"input_shape": (28, 28, 1)}, "use a larger data.image_size or the small-input variant"),
     ],

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from src.errors import ConfigError
-from src.models import build_model, list_models
+from src.models import build_model, get_spec, list_models
 
 CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
 
@@ -48,3 +48,13 @@ def test_bad_knob_values_are_refused_with_the_value(name, kwargs, fragment):
     with pytest.raises(ConfigError) as info:
         build_model(name, **kwargs)
     assert fragment in str(info.value)
+
+
+def test_the_small_input_stem_has_one_spelling_and_the_old_one_names_it():
+    stems = {name: tuple(get_spec(name).knob_choices["stem"]) for name in list_models()
+             if "stem" in get_spec(name).knob_choices}
+    assert len(stems) > 20 and set(stems.values()) == {("imagenet", "small")}, stems
+    assert all(get_spec(name).small_knobs.get("stem") == "small" for name in stems)
+    for name in ("resnet18", "densenet121"):  # a family once spelled `cifar`, one always spelled `small`
+        with pytest.raises(ConfigError, match="stem='cifar' is now spelled 'small'"):
+            build_model(name, input_shape=(32, 32, 3), stem="cifar")

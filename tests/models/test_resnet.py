@@ -48,6 +48,6 @@ def test_option_b_adds_projection_parameters():
 
 
 def test_cifar_stem_keeps_small_maps_large_enough():
-    model = build_model("resnet18", input_shape=(32, 32, 3), stem="cifar", classes=10)
+    model = build_model("resnet18", input_shape=(32, 32, 3), stem="small", classes=10)
     assert model.get_layer("stage4_block2_out").output.shape[1:3] == (4, 4)
     assert count_params(model).trainable == REFERENCE["resnet18"].params - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64 - 513 * 990

@@ -22,7 +22,7 @@ SE_RESNET50 = 28_088_024  # ours: ResNet-50 + 16 SE units (below), SENet Table 2
 TABLE_10 = {2: 45.7, 4: 35.7, 8: 30.7, 16: 28.1, 32: 26.9}
 #: (output channels, blocks) of ResNet-50's four stages (Table 1 of He et al.).
 STAGES = ((256, 3), (512, 4), (1024, 6), (2048, 3))
-SMALL = {"input_shape": (32, 32, 3), "stem": "cifar", "classes": 10}
+SMALL = {"input_shape": (32, 32, 3), "stem": "small", "classes": 10}
 # What the small variant changes against the 224 network: a 3×3×3×64 stem instead of 7×7×3×64, 10 classes.
 SMALL_DELTA = -7 * 7 * 3 * 64 + 3 * 3 * 3 * 64 - 2049 * 990
 

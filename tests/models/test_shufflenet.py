@@ -103,8 +103,8 @@ def test_v1_unit_structure(v1_by_groups):
 
 def test_v1_shuffle_ablation_removes_only_the_shuffles():
     keras.backend.clear_session()
-    on = build_model("shufflenet_v1", input_shape=(32, 32, 3), stem="cifar", classes=10)
-    off = build_model("shufflenet_v1", input_shape=(32, 32, 3), stem="cifar", classes=10, shuffle=False)
+    on = build_model("shufflenet_v1", input_shape=(32, 32, 3), stem="small", classes=10)
+    off = build_model("shufflenet_v1", input_shape=(32, 32, 3), stem="small", classes=10, shuffle=False)
     shuffles = [layer for layer in on.layers if isinstance(layer, ChannelShuffle)]
     assert len(shuffles) == 15  # 16 units, none in stage 2's first (ungrouped) unit
     assert not any(isinstance(layer, ChannelShuffle) for layer in off.layers)
@@ -114,7 +114,7 @@ def test_v1_shuffle_ablation_removes_only_the_shuffles():
 @pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1)])
 def test_v1_small_stem_keeps_4x4_maps(shape):
     keras.backend.clear_session()
-    model = build_model("shufflenet_v1", input_shape=shape, classes=10, stem="cifar")
+    model = build_model("shufflenet_v1", input_shape=shape, classes=10, stem="small")
     assert model.get_layer("stage4_block4_out").output.shape[1:] == (4, 4, 960)
     assert "stem_pool" not in [layer.name for layer in model.layers]
 
@@ -149,7 +149,7 @@ def test_v2_params_equal_torchvision_and_macs_match_paper(width):
 
 def test_v2_unit_structure_and_small_stem_at_fashion_mnist_size():
     keras.backend.clear_session()
-    model = build_model("shufflenet_v2", input_shape=(28, 28, 1), stem="cifar", classes=10)
+    model = build_model("shufflenet_v2", input_shape=(28, 28, 1), stem="small", classes=10)
     names = [layer.name for layer in model.layers]
     # stride-1 units split the channels and transform one half; stride-2 units have two branches.
     assert "stage2_block2_split" in names and "stage2_block1_split" not in names

@@ -159,7 +159,7 @@ def test_ceil_max_pool_equals_caffe_ceil_mode(hw):
     [
         ({"bypass": "residual"}, "bypass='residual' is not valid"),
         ({"batch_norm": "yes"}, "batch_norm='yes' is not valid"),
-        ({"stem": "cifar"}, "stem='cifar' is not valid"),
+        ({"stem": "cifar"}, "stem='cifar' is now spelled 'small'"),
         ({"classes": 0}, "classes must be a positive integer"),
         ({"include_top": False, "pooling": "mean"}, "pooling='mean' is not valid"),
         ({"input_shape": (28, 28, 1)}, "smaller than the network's minimum"),

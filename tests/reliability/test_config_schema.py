@@ -123,7 +123,8 @@ def test_a_bad_sweep_point_stops_the_sweep_before_its_first_point(tmp_path):
         (["logger.tracking_uri=''"], "logger.tracking_uri=''"),
         (["scale=full", "data.root=/x", "scale.resolution.r224=abc"], "scale.resolution.r224='abc'"),
         # model knobs: enumerations, ints, floats, bools, lists, unknown knobs
-        (["model=resnet18", "model.stem=cifarr"], "model.stem='cifarr' is not valid; choose one of ['imagenet', 'cifar']. Did you mean 'cifar'?"),
+        (["model=resnet18", "model.stem=smal"], "model.stem='smal' is not valid; choose one of ['imagenet', 'small']. Did you mean 'small'?"),
+        (["model=resnet18", "model.stem=cifar"], "model.stem='cifar' is now spelled 'small'."),
         (["model=resnet18", "model.output_stride=abc"], "model.output_stride='abc' is not valid; give an integer"),
         (["model=resnet18", "model.deformable_stages=[a]"], "model.deformable_stages=['a'] is not valid"),
         (["model=shufflenet_v1", "model.shuffle=1"], "model.shuffle=1 is not valid; give true or false"),
@@ -224,10 +225,10 @@ def test_sweeps_are_checked_per_point_and_large_ones_per_swept_value():
 @pytest.mark.parametrize("variant", ["auto", "paper", "small"])
 def test_a_knob_typo_stops_the_cli_in_under_5_s_under_every_model_variant(tmp_path, variant):
     started = time.perf_counter()
-    proc = run_cli(["model=resnet18", "model.stem=cifarr", f"model_variant={variant}"], tmp_path)
+    proc = run_cli(["model=resnet18", "model.stem=smal", f"model_variant={variant}"], tmp_path)
     elapsed = time.perf_counter() - started
-    assert proc.returncode == 2 and "model.stem='cifarr' is not valid" in proc.stderr, proc.stderr[-2000:]
-    assert "Did you mean 'cifar'?" in proc.stderr and not (tmp_path / "out").exists()
+    assert proc.returncode == 2 and "model.stem='smal' is not valid" in proc.stderr, proc.stderr[-2000:]
+    assert "Did you mean 'small'?" in proc.stderr and not (tmp_path / "out").exists()
     assert elapsed < 5.0, f"{elapsed:.1f} s"
 
 
@@ -235,8 +236,8 @@ def test_a_knob_typo_is_refused_before_any_variant_logic_inside_the_job_too():
     from src.train.loop import effective_model_knobs
 
     for variant in ("auto", "paper", "small"):
-        with pytest.raises(ConfigError, match="model.stem='cifarr' is not valid"):
-            effective_model_knobs(compose_config(["model=resnet18", "model.stem=cifarr", f"model_variant={variant}"]),
+        with pytest.raises(ConfigError, match="model.stem='smal' is not valid"):
+            effective_model_knobs(compose_config(["model=resnet18", "model.stem=smal", f"model_variant={variant}"]),
                                   (28, 28, 1))
 
 
@@ -266,7 +267,7 @@ def test_a_knob_named_on_the_command_line_is_kept_even_at_its_file_value():
         assert effective_model_knobs(compose_config(["model=resnet18", "model.stem=imagenet"]), (28, 28, 1))["stem"] == "imagenet"
     finally:
         HydraConfig.instance().cfg = None
-    assert effective_model_knobs(compose_config(["model=resnet18"]), (28, 28, 1))["stem"] == "cifar"
+    assert effective_model_knobs(compose_config(["model=resnet18"]), (28, 28, 1))["stem"] == "small"
 
 
 def test_an_explicit_knob_that_cannot_work_on_a_small_input_stops_the_job_and_says_why(tmp_path):

@@ -18,11 +18,11 @@ KNOBS = {
         "groups": st.sampled_from([1, 2, 3, 4, 8, 0, 5, 7, -1]),
         "width_multiplier": st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 0.0, -0.5, 0.3]),
         "shuffle": st.booleans(),
-        "stem": st.sampled_from(["imagenet", "cifar", "tiny"]),
+        "stem": st.sampled_from(["imagenet", "small", "tiny"]),
     },
     "mobilenet_v1": {
         "width_multiplier": st.floats(min_value=-0.5, max_value=1.5, allow_nan=False),
-        "stem": st.sampled_from(["imagenet", "cifar", "small_typo"]),
+        "stem": st.sampled_from(["imagenet", "small", "small_typo"]),
         "dropout": st.sampled_from([0.0, 0.2, 1.0, -0.1]),
     },
     "igc": {
@@ -31,7 +31,7 @@ KNOBS = {
         "depth": st.sampled_from([8, 20, 9, 2]),
     },
     "resnet18": {
-        "stem": st.sampled_from(["imagenet", "cifar", "big"]),
+        "stem": st.sampled_from(["imagenet", "small", "big"]),
         "output_stride": st.sampled_from([8, 16, 32, 4, 64]),
         "se_position": st.sampled_from(["none", "standard", "pre", "post", "identity", "after"]),
     },

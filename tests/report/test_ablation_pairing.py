@@ -13,11 +13,11 @@ from src.report.ablation_specs import SPECS
 
 #: (experiment, claim number) -> the two arms' (model, input shape, knobs) at CPU scale.
 ARMS = {
-    ("shufflenet_groups", 2): [("shufflenet_v1", (28, 28, 1), dict(groups=3, width_multiplier=0.5, stem="cifar", shuffle=s))
+    ("shufflenet_groups", 2): [("shufflenet_v1", (28, 28, 1), dict(groups=3, width_multiplier=0.5, stem="small", shuffle=s))
                                for s in (True, False)],
-    ("shufflenet_groups", 3): [("shufflenet_v1", (28, 28, 1), dict(groups=8, width_multiplier=0.5, stem="cifar", shuffle=s))
+    ("shufflenet_groups", 3): [("shufflenet_v1", (28, 28, 1), dict(groups=8, width_multiplier=0.5, stem="small", shuffle=s))
                                for s in (True, False)],
-    ("mobilenet_alpha_rho", 2): [("mobilenet_v1", (size, size, 1), dict(stem="cifar")) for size in (28, 16)],
+    ("mobilenet_alpha_rho", 2): [("mobilenet_v1", (size, size, 1), dict(stem="small")) for size in (28, 16)],
     ("se_placement", 1): [("resnet20", (28, 28, 1), dict(se_position=p)) for p in ("standard", "post")],
     ("se_placement", 3): [("resnet20", (28, 28, 1), dict(se_position=p)) for p in ("identity", "standard")],
 }

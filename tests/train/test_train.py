@@ -69,7 +69,7 @@ def test_small_inputs_select_the_documented_small_variant():
     from src.train.loop import effective_model_knobs
 
     cfg = compose_config(["model=resnet18"])
-    assert effective_model_knobs(cfg, (28, 28, 1))["stem"] == "cifar"
+    assert effective_model_knobs(cfg, (28, 28, 1))["stem"] == "small"
     assert effective_model_knobs(cfg, (224, 224, 3))["stem"] == "imagenet"
     paper = compose_config(["model=resnet18", "model_variant=paper"])
     assert effective_model_knobs(paper, (28, 28, 1))["stem"] == "imagenet"
