@@ -41,6 +41,7 @@ DEFAULT_BUILDS: dict[str, set[str]] = {
     "igc": {"igc"},
     "squeezenet": {"squeezenet1_1"},
     "mobilenet_v3": {"mobilenet_v3_small"},
+    "resnext": {"resnext50_32x4d"},
 }
 
 
