@@ -90,6 +90,9 @@ REFERENCE: dict[str, Reference] = {
     "mobilenet_v3_small": Reference(2_542_856, 56 * M, "keras.applications; MobileNetV3 Table 3", exact=True),
     "shufflenet_v1": Reference(None, 140 * M, "ShuffleNet Table 2 (1×, g=3)"),
     "shufflenet_v2": Reference(2.3 * M, 146 * M, "ShuffleNet v2 Table 5 (1×)", params_precision=0.03),
+    # NASNet-A (4 @ 1056): keras.applications' NASNetMobile counted (§3.2); Table 2's 564 M (also MobileNetV2 Table 4).
+    "nasnet_mobile": Reference(5_289_978, 564 * M, "keras.applications §3.2; Zoph et al. Table 2", exact=True,
+                               macs_precision=0.002),
     # Deep Compression's MNIST networks (§2.20 Tables 2-3), at 28×28×1.
     "lenet_300_100": Reference(266e3, None, "Deep Compression Table 2 (266 K)"),
     "lenet5": Reference(431e3, None, "Deep Compression Table 3 (431 K)"),
