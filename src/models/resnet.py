@@ -22,7 +22,7 @@ grouped 3×3 middle conv (`src.layers.GroupedConv2D`) of ``cardinality`` groups,
 at conv2_x (the "4d" / "8d"; doubled per stage), so the middle width is ``planes · base_width / 64 ·
 cardinality`` (torchvision's layout) and the output stays ``4 · planes``. Stride on the 3×3 conv as the
 paper's Torch models (``downsample_in="3x3"``). ``resnext50_32x4d`` has 25,028,904 trainable parameters
-and 4.23 G multiply-adds at 224 (Table 1: 25.0 M, 4.2 G), ``resnext101_32x8d`` 88,791,336 and
+and 4.23 G multiply-adds at 224 (Table 1: 4.2 G), ``resnext101_32x8d`` 88,791,336 and
 ``resnext101_64x4d`` 83,455,272 (torchvision's counts).
 
 Knobs:
@@ -365,8 +365,6 @@ def _check_resnext_widths(cardinality, base_width, where: str) -> None:
                 f"{where}: {field}={value!r} is not valid; give a positive integer (ResNeXt Table 3's C×d: "
                 "1×64d, 2×40d, 4×24d, 8×14d, 32×4d)."
             )
-    if bottleneck_width(IMAGENET_WIDTHS[0], 1, base_width) < 1:
-        raise ConfigError(f"{where}: base_width={base_width} leaves no channel per group in conv2_x; use ≥ 1.")
 
 
 def resnext(
@@ -476,7 +474,7 @@ for _name, (_depth, _cardinality, _width) in RESNEXTS.items():
         default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "cifar"},
         knob_defaults={"cardinality": _cardinality, "base_width": _width},
         knob_choices={
-            # Table 3's other C×d points: the knob test varies one at a time.
+            # The knob test varies one at a time; C = 1 with d = 64 together is Table 3's ResNet-50 row.
             "cardinality": (_cardinality, 1 if _cardinality != 1 else 32),
             "base_width": (_width, 64 if _width != 64 else 4),
             "downsample_in": ("3x3", "1x1"),
