@@ -5,20 +5,24 @@ The two searched cells are data: `NORMAL_CELL` and `REDUCTION_CELL` list their f
 ``(left input, left op, right input, right op)`` whose two results are added, and the hidden states the
 cell concatenates; one builder loop (`nasnet_cell`) reads either table. A block's inputs are ``"cur"``
 (h_i, the cell input after ReLU → 1×1 conv → BN to the cell's width), ``"prev"`` (h_{i-1}, the previous
-cell's input — the first cell's own input, unchanged —, brought to this cell's size and width: a factorized reduction — two shifted 1×1-strided
-average pools, 1×1 convs of half the width, concatenated, BN — when its resolution differs, else
-ReLU → 1×1 conv → BN when its width differs) or ``"b1"``… (an earlier block of the cell). The block
-order, the ops and the concatenated states follow keras.applications' ``NASNetMobile`` (TF-slim's
-NASNet-A), which the paper's Fig. 4 draws: in a reduction cell the ops on the cell inputs have
-stride 2.
+cell's input; the first cell's own input, unchanged) or ``"b1"``… (an earlier block of the cell).
+``"prev"`` is brought to the cell's size and width: by a factorized reduction (two 1×1-strided average
+pools, the second on the map shifted by one pixel, 1×1 convs of half the width, concatenated, BN) when
+its resolution differs, else by ReLU → 1×1 conv → BN when its width differs. The block order, the ops
+and the concatenated states follow keras.applications' ``NASNetMobile`` (TF-slim's NASNet-A), which
+the paper's Fig. 4 draws; in a reduction cell the ops on the cell inputs have stride 2.
 
 Ops: ``sepKxK`` is ReLU → separable K×K conv → BN → ReLU → separable K×K conv (stride 1) → BN
 (the paper's §4: separable convs applied twice; SeparableConv2D has no bias, depth multiplier 1);
-``avg3x3`` / ``max3x3`` 3×3 pooling; ``identity`` (ReLU → 1×1 conv → BN where the state's width differs,
-as TF-slim: only the small variant's first cell, whose "prev" is the stem). Strided pools zero-pad the input first, as TF-slim
-(pad (0, 1) on an even side, (1, 1) on an odd one, then "valid"); stride-1 average pools use "same"
-padding, which does not count the padding. Strided separable convs use "same" padding, the same zero
-padding TF-slim writes out.
+``avg3x3`` / ``max3x3`` 3×3 pooling; ``identity`` (ReLU → 1×1 conv → BN where the state's width
+differs, as TF-slim: only in the small variant's first cell, whose "prev" is the stem). Strided pools
+zero-pad their input first, as TF-slim (pad (0, 1) on an even side, (1, 1) on an odd one, then
+"valid"); stride-1 average pools use "same" padding, which does not count the padding. Strided
+separable convs use "same" padding, the same zero padding TF-slim writes out. With keras.applications'
+weights copied in (and its BN epsilon), the logits are those of its ``NASNetMobile``
+(tests/models/test_nasnet.py). Every op converts to TFLite builtins (the small variant's file holds ADD,
+AVERAGE_POOL_2D, CONCATENATION, CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, MEAN, MUL,
+PAD, RELU, STRIDED_SLICE; the shift of the factorized reduction is PAD + STRIDED_SLICE).
 
 Network (ImageNet, Fig. 2 right): 3×3/2 conv (32, valid, BN; 224 → 111) → two reduction cells
 (widths F/4, F/2: the "stem" cells) → N normal cells (F) → reduction (2F) → N normal (2F) → reduction
