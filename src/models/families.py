@@ -21,6 +21,7 @@ FAMILY_MODULES = (
     "shufflenet_v2",
     "igc",
     "lenet",
+    "nasnet",
 )
 
 for _module in FAMILY_MODULES:

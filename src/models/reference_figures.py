@@ -38,6 +38,12 @@ REFERENCE: dict[str, Reference] = {
     "resnet56": Reference(0.85 * M, None, "He et al. Table 6", params_precision=0.02),
     "resnet110": Reference(1.7 * M, None, "He et al. Table 6", params_precision=0.03),
     "resnet1202": Reference(19.4 * M, None, "He et al. Table 6", params_precision=0.003),
+    # ResNeXt: torchvision's resnext* counts exactly (same layout: grouped 3×3, stride on it); the paper's
+    # Table 1 prints 4.2 G for 32×4d (±0.05 G at its precision); Table 1 has no 101-layer row.
+    "resnext50_32x4d": Reference(25_028_904, 4.2 * G, "torchvision resnext50_32x4d; Xie et al. Table 1", exact=True,
+                                 macs_precision=0.012),
+    "resnext101_32x8d": Reference(88_791_336, None, "torchvision resnext101_32x8d", exact=True),
+    "resnext101_64x4d": Reference(83_455_272, None, "torchvision resnext101_64x4d", exact=True),
     # SENet (§2.10): Table 2 / Table 10.
     "se_resnet50": Reference(28.1 * M, 3.87 * G, "SENet Table 2 / Table 10 (r=16)", params_precision=0.002),
     "se_resnet101": Reference(None, 7.60 * G, "SENet Table 2"),
@@ -84,6 +90,9 @@ REFERENCE: dict[str, Reference] = {
     "mobilenet_v3_small": Reference(2_542_856, 56 * M, "keras.applications; MobileNetV3 Table 3", exact=True),
     "shufflenet_v1": Reference(None, 140 * M, "ShuffleNet Table 2 (1×, g=3)"),
     "shufflenet_v2": Reference(2.3 * M, 146 * M, "ShuffleNet v2 Table 5 (1×)", params_precision=0.03),
+    # NASNet-A (4 @ 1056): keras.applications' NASNetMobile counted (§3.2); Table 2's 564 M (also MobileNetV2 Table 4).
+    "nasnet_mobile": Reference(5_289_978, 564 * M, "keras.applications §3.2; Zoph et al. Table 2", exact=True,
+                               macs_precision=0.002),
     # Deep Compression's MNIST networks (§2.20 Tables 2-3), at 28×28×1.
     "lenet_300_100": Reference(266e3, None, "Deep Compression Table 2 (266 K)"),
     "lenet5": Reference(431e3, None, "Deep Compression Table 3 (431 K)"),

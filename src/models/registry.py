@@ -40,12 +40,15 @@ class ModelSpec:
     #: Knobs that act only together with other knobs' values (e.g. an SE reduction ratio needs an SE
     #: unit): knob -> the values of the others that the zoo test builds it with.
     knob_context: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: This name's defaults of knobs whose builder default is another name's (one `resnext` builder
+    #: serves 32×4d and 64×4d: ``cardinality`` stays a knob of both, with each name's default).
+    knob_defaults: dict[str, Any] = field(default_factory=dict)
 
     def knobs(self) -> dict[str, Any]:
         """Knob name -> default value (builder arguments that are neither common nor fixed)."""
         sig = inspect.signature(self.builder)
         return {
-            n: p.default
+            n: self.knob_defaults.get(n, p.default)
             for n, p in sig.parameters.items()
             if n not in COMMON_ARGS and n not in self.fixed and p.kind == p.KEYWORD_ONLY
         }
@@ -97,4 +100,4 @@ def build_model(name: str, **kwargs: Any) -> keras.Model:
     # Keras walks the functional graph recursively: ResNet-1202 (~3,600 layers) overflows Python's
     # default limit of 1,000 frames.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
-    return spec.builder(**spec.fixed, **kwargs)
+    return spec.builder(**spec.fixed, **{**spec.knob_defaults, **kwargs})

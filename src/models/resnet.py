@@ -16,7 +16,18 @@ rows agree at the printed precision (45.7 / 28.1 M); the r = 4, 8, 32 rows print
 this architecture has with or without the biases (35.62 / 30.59 / 26.81 M here vs 35.7 / 30.7 /
 26.9 M): a constant ≈ 0.065 M the paper's count seems to include; within 0.4 %.
 
+ResNeXt-50 (32×4d), ResNeXt-101 (32×8d, 64×4d) (Xie et al., "Aggregated Residual Transformations for
+Deep Neural Networks", CVPR 2017, arXiv:1611.05431, Table 1 and Fig. 3c): the bottleneck networks with a
+grouped 3×3 middle conv (`src.layers.GroupedConv2D`) of ``cardinality`` groups, each ``base_width`` wide
+at conv2_x (the "4d" / "8d"; doubled per stage), so the middle width is ``planes · base_width / 64 ·
+cardinality`` (torchvision's layout) and the output stays ``4 · planes``. Stride on the 3×3 conv as the
+paper's Torch models (``downsample_in="3x3"``). ``resnext50_32x4d`` has 25,028,904 trainable parameters
+and 4.23 G multiply-adds at 224 (Table 1: 4.2 G), ``resnext101_32x8d`` 88,791,336 and
+``resnext101_64x4d`` 83,455,272 (torchvision's counts).
+
 Knobs:
+- ``cardinality``, ``base_width`` (ResNeXt names): C and d of "C×d" (Table 3 compares 1×64d, 2×40d,
+  4×24d, 8×14d, 32×4d at ResNet-50's complexity); ``cardinality=1, base_width=64`` is ResNet-50 v1.5.
 - ``downsample_in``: where a bottleneck's stride sits. ``"1x1"`` is the paper's / Caffe's original
   (first 1×1 conv; 3.86 G MACs for ResNet-50, the paper's "3.8 billion"), ``"3x3"`` is
   "ResNet v1.5" as torchvision builds it (4.09 G MACs, same parameters).
@@ -55,13 +66,14 @@ import keras
 from keras import layers
 
 from src.errors import ConfigError
-from src.layers import ZeroPadShortcut, squeeze_excite
+from src.layers import GroupedConv2D, ZeroPadShortcut, squeeze_excite
 from src.layers.deformable_conv import DeformableConv2D
 from src.models.common import CONV_INIT, bn_act, check_choice, classifier_head, conv_bn, model_input
 from src.models.registry import register_model
 
 PAPER = "He et al. 2016, arXiv:1512.03385"
 SE_PAPER = "Hu et al. 2018, arXiv:1709.01507"
+RESNEXT_PAPER = "Xie et al. 2017, arXiv:1611.05431"
 
 #: Table 1 of the paper: depth -> (block type, blocks per stage conv2_x..conv5_x).
 IMAGENET_STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
@@ -89,7 +101,14 @@ OUTPUT_STRIDES: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {
     8: ((1, 2, 1, 1), (1, 1, 2, 4)),
 }
 STAGES = (1, 2, 3, 4)
+#: The registered ResNeXt networks (torchvision's names): name -> (depth, cardinality C, base width d).
+RESNEXTS: dict[str, tuple[int, int, int]] = {
+    "resnext50_32x4d": (50, 32, 4),
+    "resnext101_32x8d": (101, 32, 8),
+    "resnext101_64x4d": (101, 64, 4),
+}
 DEFORMABLE_CHOICES = ((), (4,), (3, 4))
+RESNEXT_DEPTHS = tuple(d for d, (block, _) in IMAGENET_STAGES.items() if block == "bottleneck")
 
 SqueezeExcite = Callable[..., keras.KerasTensor]
 
@@ -114,6 +133,20 @@ def _conv3x3_bn(x, filters: int, strides: int, name: str, activation: str | None
         kernel_initializer=CONV_INIT, name=f"{name}_conv",
     )(x)
     return bn_act(x, name, activation)
+
+
+def bottleneck_width(planes: int, cardinality: int, base_width: int) -> int:
+    """Middle width of a (ResNeXt) bottleneck: ``planes · base_width / 64`` per group, times the groups."""
+    return int(planes * (base_width / 64.0)) * cardinality
+
+
+def _grouped_conv3x3_bn(x, filters: int, strides: int, groups: int, name: str, dilation: int = 1):
+    """Grouped 3×3 conv (`GroupedConv2D`, fast split path for training) -> BN -> ReLU, named as `conv_bn`."""
+    x = GroupedConv2D(
+        filters, 3, groups=groups, strides=strides, dilation_rate=dilation, use_bias=False,
+        kernel_initializer=CONV_INIT, name=f"{name}_conv",
+    )(x)
+    return bn_act(x, name)
 
 
 def _residual_unit(x, branch, shortcut, name: str, se: SqueezeExcite | None, se_position: str):
@@ -171,14 +204,21 @@ def bottleneck_block(
     deformable: bool = False,
     se: SqueezeExcite | None = None,
     se_position: str = "none",
+    cardinality: int = 1,
+    base_width: int = 64,
 ):
-    """1×1 reduce, 3×3, 1×1 expand ×4 (Fig. 5 right); stride on the 1×1 or the 3×3 conv."""
+    """1×1 reduce, 3×3, 1×1 expand ×4 (Fig. 5 right); stride on the 1×1 or the 3×3 conv. With
+    ``cardinality`` > 1 the 3×3 is grouped (ResNeXt Fig. 3c), ``base_width / 64 · width`` per group."""
     out = width * BOTTLENECK_EXPANSION
+    inner = bottleneck_width(width, cardinality, base_width)
     s1, s3 = (strides, 1) if downsample_in == "1x1" else (1, strides)
 
     def branch(t):
-        t = conv_bn(t, width, 1, s1, name=f"{name}_1")
-        t = _conv3x3_bn(t, width, s3, f"{name}_2", dilation=dilation, deformable=deformable)
+        t = conv_bn(t, inner, 1, s1, name=f"{name}_1")
+        if cardinality > 1:
+            t = _grouped_conv3x3_bn(t, inner, s3, cardinality, f"{name}_2", dilation=dilation)
+        else:
+            t = _conv3x3_bn(t, inner, s3, f"{name}_2", dilation=dilation, deformable=deformable)
         return conv_bn(t, out, 1, 1, name=f"{name}_3", activation=None)
 
     def shortcut_path(t):
@@ -233,6 +273,8 @@ def _imagenet_resnet(
     se_position: str,
     se_reduction: int,
     name: str | None,
+    cardinality: int = 1,
+    base_width: int = 64,
 ) -> keras.Model:
     check_choice("depth", depth, tuple(IMAGENET_STAGES), where)
     check_choice("downsample_in", downsample_in, ("1x1", "3x3"), where)
@@ -252,7 +294,8 @@ def _imagenet_resnet(
             if block_type == "basic":
                 x = basic_block(x, width, strides, block_name, **options)
             else:
-                x = bottleneck_block(x, width, strides, block_name, downsample_in, **options)
+                x = bottleneck_block(x, width, strides, block_name, downsample_in, **options,
+                                     cardinality=cardinality, base_width=base_width)
     x = classifier_head(
         x, classes=classes, include_top=include_top, pooling=pooling,
         classifier_activation=classifier_activation, where=where,
@@ -310,6 +353,43 @@ def se_resnet(
     )
 
 
+def _check_resnext_widths(cardinality, base_width, where: str) -> None:
+    for field, value in (("cardinality", cardinality), ("base_width", base_width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"{where}: {field}={value!r} is not valid; give a positive integer (ResNeXt Table 3's C×d: "
+                "1×64d, 2×40d, 4×24d, 8×14d, 32×4d)."
+            )
+
+
+def resnext(
+    depth: int,
+    *,
+    input_shape: Sequence[int] | None = None,
+    classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    cardinality: int = 32,
+    base_width: int = 4,
+    downsample_in: str = "3x3",
+    stem: str = "imagenet",
+    output_stride: int = 32,
+    name: str | None = None,
+) -> keras.Model:
+    """ResNeXt-{50,101} (C×d) of ResNeXt Table 1: `resnet`'s bottleneck networks with a grouped 3×3 conv."""
+    where = f"resnext{depth}_{cardinality}x{base_width}d"
+    if depth not in RESNEXT_DEPTHS:
+        raise ConfigError(f"{where}: depth={depth!r} is not valid; ResNeXt uses bottlenecks: {list(RESNEXT_DEPTHS)}.")
+    _check_resnext_widths(cardinality, base_width, where)
+    return _imagenet_resnet(
+        depth, where, input_shape=input_shape, classes=classes, include_top=include_top, pooling=pooling,
+        classifier_activation=classifier_activation, downsample_in=downsample_in, stem=stem,
+        output_stride=output_stride, deformable_stages=(), se_position="none", se_reduction=16, name=name,
+        cardinality=cardinality, base_width=base_width,
+    )
+
+
 def cifar_resnet(
     *,
     depth: int,
@@ -349,6 +429,7 @@ _IMAGENET_CHOICES = {
     "output_stride": tuple(OUTPUT_STRIDES),
     "deformable_stages": DEFORMABLE_CHOICES,
 }
+_IMAGENET_CHOICES_NO_DEFORMABLE = {k: v for k, v in _IMAGENET_CHOICES.items() if k != "deformable_stages"}
 for _depth, (_block, _) in IMAGENET_STAGES.items():
     # Basic blocks have no 1×1 conv to carry the stride: downsample_in is fixed, not a knob, there.
     # se_reduction is fixed too: with the plain names' se_position="none" it would change nothing.
@@ -381,4 +462,17 @@ for _depth in CIFAR_DEPTHS:
         paper=f"{PAPER}, §4.2 and Table 6", default_input_shape=(32, 32, 3), small_input_shape=(32, 32, 3),
         knob_choices={"shortcut": ("A", "B"), "se_position": SE_POSITIONS, "se_reduction": SE_REDUCTIONS},
         knob_context={"se_reduction": {"se_position": "standard"}},  # r acts only with an SE unit
+    )
+for _name, (_depth, _cardinality, _width) in RESNEXTS.items():
+    register_model(
+        _name, resnext, fixed={"depth": _depth}, family="resnext", paper=f"{RESNEXT_PAPER}, Table 1 and Fig. 3c",
+        default_input_shape=(224, 224, 3), small_input_shape=(32, 32, 3), small_knobs={"stem": "small"},
+        knob_defaults={"cardinality": _cardinality, "base_width": _width},
+        knob_choices={
+            # The knob test varies one at a time; C = 1 with d = 64 together is Table 3's ResNet-50 row.
+            "cardinality": (_cardinality, 1 if _cardinality != 1 else 32),
+            "base_width": (_width, 64 if _width != 64 else 4),
+            "downsample_in": ("3x3", "1x1"),
+            **_IMAGENET_CHOICES_NO_DEFORMABLE,
+        },
     )

@@ -2,13 +2,16 @@
 
     python -m src.report.zoo_table [--pattern 'mobilenet*'] [--out experiments/zoo] [--no-tflite]
     python -m src.report.zoo_table --refresh-references   # new published figures into the existing table
+    python -m src.report.zoo_table --merge --pattern 'resnext*' --note '...'   # new networks' rows only
 
 For each network at its default (paper) input: parameters, multiply-adds, the paper's figures and the
 ratios, float32 TFLite size (builtins only) and Keras CPU latency at batch 1 (median of ``--repeats``
 calls after warm-up, ``predict_on_batch``). Writes ``README.md`` (Markdown table) and ``zoo.csv``;
 rows are written as they finish, so an interrupted run keeps what it measured. ``--refresh-references``
 re-reads only the published figures (src/models/reference_figures.py) into an existing ``zoo.csv`` and
-rewrites the table, keeping its measurements.
+rewrites the table, keeping its measurements. ``--merge`` measures only the ``--pattern`` networks and
+puts their rows into the existing table (replacing theirs, keeping the others and the header, to which
+``--note`` is appended): new networks join the table without re-measuring the whole zoo.
 """
 
 from __future__ import annotations
@@ -137,6 +140,37 @@ def write_markdown(rows: list[dict], path: Path, header: str) -> None:
     path.write_text("\n".join(lines))
 
 
+def _read_rows(out: Path) -> list[dict]:
+    if not (out / "zoo.csv").is_file():
+        return []
+    with open(out / "zoo.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_rows(rows: list[dict], out: Path, header: str) -> None:
+    with open(out / "zoo.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_markdown(rows, out / "README.md", header)
+
+
+def merge_rows(names: list[str], out: Path, header: str, note: str, repeats: int, tflite: bool) -> list[dict]:
+    """Measure ``names`` and merge their rows into ``out``'s table (rows sorted by name; the existing
+    header kept, ``header`` where there is none, and ``note`` appended); written after every row."""
+    readme = out / "README.md"
+    lines = readme.read_text().splitlines() if readme.is_file() else []
+    header = (lines[2] if len(lines) > 2 else header) + (f" {note}" if note else "")
+    rows = {row["name"]: row for row in _read_rows(out)}
+    for i, name in enumerate(names, 1):
+        start = time.perf_counter()
+        rows[name] = measure(name, repeats, tflite=tflite)
+        _write_rows([rows[n] for n in sorted(rows)], out, header)
+        print(f"[{i}/{len(names)}] {name}: {rows[name]['params']:,} params, {rows[name]['macs'] / 1e6:.1f} M MACs "
+              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    return [rows[n] for n in sorted(rows)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pattern", default="*", help="glob over registered names")
@@ -147,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", default="", help="a line on the measuring conditions, added to the header")
     parser.add_argument("--refresh-references", action="store_true",
                         help="only re-read the published figures into the existing table (no measuring)")
+    parser.add_argument("--merge", action="store_true",
+                        help="measure only the --pattern networks and merge their rows into the existing table")
     args = parser.parse_args(argv)
     if args.refresh_references:
         refresh_references(args.out)
@@ -159,7 +195,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{keras.backend.backend()}, {platform.machine()} CPU with {os.cpu_count()} cores). Params are trainable "
         "parameters; MACs are multiply-adds of one image at the network's default input; latency is the median "
         f"of {args.repeats} `predict_on_batch` calls after 2 warm-up calls."
-    ) + (f" {args.note}" if args.note else "")
+    )
+    if args.merge:
+        merge_rows(names, args.out, header, args.note, args.repeats, tflite=not args.no_tflite)
+        return
+    header += f" {args.note}" if args.note else ""
     rows: list[dict] = []
     with open(args.out / "zoo.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")

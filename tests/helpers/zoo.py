@@ -28,6 +28,7 @@ REPRESENTATIVES: dict[str, str] = {
     "igc": "igc",
     "squeezenet": "squeezenet1_1",
     "mobilenet_v3": "mobilenet_v3_small",
+    "resnext": "resnext50_32x4d",
 }
 
 
