@@ -1,5 +1,5 @@
 """AlexNet (Krizhevsky et al. 2012) against the exact Caffe two-group count, Deep Compression's per-layer
-table and the published multiply-adds (shared/reference/paper_tables.md §1, §2.1, §2.20, §4)."""
+table and the published multiply-adds (Krizhevsky et al. 2012; Deep Compression Table 4)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from src.layers.lrn import LocalResponseNormalization
 from src.models import build_model
 from src.profiling import count_macs, count_params
 
-EXACT_PARAMS = 60_965_224  # [C] bvlc_alexnet two-group count, paper_tables.md §1 / §4
+EXACT_PARAMS = 60_965_224  # [C] bvlc_alexnet two-group count (Caffe)
 EXACT_MACS = 724_406_816  # [C] 724.4 M at 227×227
 PAPER_MACS = 720e6  # [P] MobileNet Table 9's AlexNet row
 # Deep Compression Table 4 [P], per layer (weights + biases), printed to 1 K / 1 M.

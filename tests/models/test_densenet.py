@@ -1,5 +1,5 @@
 """DenseNet family against the paper (Huang et al. 2017) and keras.applications / torchvision figures
-(shared/reference/paper_tables.md §2.9, §3.2, §3.3)."""
+(Huang et al. 2017 Table 1, keras.applications, torchvision)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """BN-Inception (Ioffe & Szegedy 2015, Figure 5) and Inception-v3 (Szegedy et al. 2016, Table 1) against
-shared/reference/paper_tables.md (§2.5, §2.6, §3.2, §3.3, SENet Table 2)."""
+the papers, keras.applications and torchvision (SENet Table 2 for BN-Inception)."""
 
 from __future__ import annotations
 

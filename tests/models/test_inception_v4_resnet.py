@@ -1,5 +1,5 @@
 """Inception-v4 and Inception-ResNet-v1/v2 (Szegedy et al. 2017, arXiv:1602.07261) against the recorded
-figures (shared/reference/paper_tables.md §1, §2.7, §3.2) and the paper's Figs. 3–20 / Table 1.
+figures (Szegedy et al. 2017, keras.applications) and the paper's Figs. 3–20 / Table 1.
 
 Parameters do not depend on the input size (every conv is followed by a global average pool), and the
 small stem has the same layers as the ImageNet one, so most structure checks use 32×32 builds; only
@@ -18,13 +18,13 @@ from src.errors import ConfigError
 from src.models import build_model
 from src.profiling import count_macs, count_params
 
-# keras.applications InceptionResNetV2 trainable parameters (paper_tables §3.2 [C]).
+# keras.applications InceptionResNetV2 trainable parameters (counted).
 KERAS_IR_V2_PARAMS = 55_813_192
 # Multiply-adds of keras.applications' InceptionResNetV2 at 299 by our counter (src.profiling), counted
 # here on keras 3.15.1 [C]. SENet Table 2's 11.75 G re-implementation figure is 10.7 % lower: its network
 # is not keras.applications' (see the module docstring of src.models.inception_resnet).
 KERAS_IR_V2_MACS = 13_155_794_016
-# Inception-v4: "≈ 42.7 M in re-implementations" (paper_tables §1); the paper prints no size.
+# Inception-v4: "≈ 42.7 M in re-implementations" ; the paper prints no size.
 INCEPTION_V4_PARAMS = 42.7e6
 
 # (model, knobs) -> blocks per stage A / B / C (Figs. 9 and 15; keras.applications for layout="keras").

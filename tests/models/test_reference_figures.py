@@ -1,5 +1,5 @@
 """Every registered network with published figures, at its default input, against those figures
-(src/models/reference_figures.py, transcribed from shared/reference/paper_tables.md)."""
+(src/models/reference_figures.py, transcribed from the papers and libraries it names)."""
 
 from __future__ import annotations
 

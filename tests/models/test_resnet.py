@@ -1,5 +1,5 @@
 """ResNet family against the paper (He et al. 2016) and torchvision / keras.applications figures
-(shared/reference/paper_tables.md §1, §2.3, §3.2, §3.3)."""
+(He et al. 2016 Tables 1 and 6, keras.applications, torchvision)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_resnet1202_builds_and_matches_table_6():
 
 
 def test_resnet20_macs_at_cifar_size():
-    # 40.55 M MACs at 32x32x3 (the pitfalls note's "≈ 41 M").
+    # 40.55 M MACs at 32x32x3 ("≈ 41 M" in re-implementations).
     assert abs(count_macs(build_model("resnet20")).total / 40.55e6 - 1) < 0.005
 
 

@@ -1,6 +1,6 @@
 """SE-ResNets (Hu et al., SENet, arXiv:1709.01507, Table 2, Fig. 5, Tables 10 and 14) and the
 ResNet knobs ``output_stride`` (dilated stages) and ``deformable_stages`` (Dai et al. 2017,
-arXiv:1703.06211); figures from shared/reference/paper_tables.md §2.10, §2.18, §4."""
+arXiv:1703.06211); figures from SENet Table 1 and the Deformable ConvNets paper."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from src.layers.deformable_conv import DeformableConv2D
 from src.models import build_model
 from src.profiling import count_macs, count_params
 
-RESNET50 = 25_557_032  # torchvision ResNet-50 = ours (paper_tables §3.3)
+RESNET50 = 25_557_032  # torchvision ResNet-50 = ours (torchvision's weight metadata)
 SE_RESNET50 = 28_088_024  # SENet Table 2 / Table 10: 28.1 M
 #: SENet Table 2 "GFLOPs" (multiply-adds, §0) of the SE-ResNets at 224.
 PAPER_MACS = {"se_resnet50": 3.87e9, "se_resnet101": 7.60e9, "se_resnet152": 11.32e9}

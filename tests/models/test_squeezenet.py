@@ -1,5 +1,5 @@
 """SqueezeNet family against the paper (Iandola et al. 2016) and torchvision's figures
-(shared/reference/paper_tables.md §0, §2.16, §3.3, §4)."""
+(Iandola et al. 2016 Table 1, torchvision)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """VGG (Simonyan & Zisserman 2015) against Table 1 / Table 2, keras.applications' exact counts and the
-published multiply-adds (shared/reference/paper_tables.md §1, §2.2, §3.2, §3.3)."""
+published multiply-adds (Simonyan & Zisserman Table 2, keras.applications, torchvision)."""
 
 from __future__ import annotations
 

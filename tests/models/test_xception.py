@@ -1,4 +1,4 @@
-"""Xception (Chollet 2017, Fig. 5) against Table 3 / keras.applications (paper_tables.md §2.8, §3.2)."""
+"""Xception (Chollet 2017, Fig. 5) against Table 3 / keras.applications."""
 
 from __future__ import annotations
 
