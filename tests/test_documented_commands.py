@@ -108,13 +108,17 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
     ".venv/bin/python -m src.run -m seed=0,1,2,3 hydra/launcher=joblib hydra.launcher.n_jobs=2": Run(
         SWEEP_RESULTS, extra=f"{SMOKE} data.train_subset=64 data.eval_subset=64 export=none",
         slow_beside="tests/scaleout/test_tracking_server.py::test_a_parallel_sweep_logs_every_point_once_to_the_server_and_its_database"),
-    ".venv/bin/python -m src.run train.precision=mixed_float16 train.deterministic=false": Run(RESULTS, extra=SMOKE),
+    ".venv/bin/python -m src.run train.precision=mixed_float16 train.deterministic=false": Run(
+        RESULTS, extra=f"{SMOKE} data.train_subset=64 data.eval_subset=64",  # float16 on a CPU is emulated: slow
+        slow_beside="tests/train/test_engines.py::test_mixed_precision_trains_and_saves_a_float32_model"),
     ".venv/bin/python -m src.run train.distribution=mirrored data.batch_size=512": Run(
         RESULTS, extra=f"{SMOKE} data.train_subset=1024",
         slow_beside="tests/scaleout/test_scale_out_cli.py::test_the_mirrored_command_trains_on_this_machines_devices"),
-    "KERAS_BACKEND=jax .venv/bin/python -m src.run train.distribution=data_parallel": Run(RESULTS, extra=SMOKE),
+    # debug=smoke turns XLA off, which data_parallel refuses (un-jitted JAX steps deadlock in the CPU all-reduce)
+    "KERAS_BACKEND=jax .venv/bin/python -m src.run train.distribution=data_parallel": Run(
+        RESULTS, extra=f"{SMOKE} train.jit_compile=true"),
     "KERAS_BACKEND=jax .venv/bin/python -m src.run train.distribution=data_parallel data.batch_size=512": Run(
-        RESULTS, extra=f"{SMOKE} data.train_subset=1024",
+        RESULTS, extra=f"{SMOKE} train.jit_compile=true data.train_subset=1024",
         slow_beside="tests/train/test_engines.py::test_keras_data_parallel_on_jax_over_two_devices_equals_one_device_training"),
     ".venv/bin/python -m src.run --rerun outputs/<experiment>/<date_time>": CoveredBy(
         ("tests/test_cli.py::test_rerun_by_job_folder_or_mlflow_run_id_warns_on_changed_data_or_commit",),
@@ -248,7 +252,7 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
         "unpacks into the server's store through the CLI and resumes there"),
 }
 
-RUNS = [pytest.param(c, marks=[pytest.mark.slow] if how.slow_beside else [])
+RUNS = [pytest.param(c, marks=[pytest.mark.slow] if how.slow_beside else [], id=c.replace('"', "'"))
         for c, how in sorted(COVERAGE.items()) if isinstance(how, Run)]
 
 
