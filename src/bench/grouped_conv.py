@@ -6,7 +6,7 @@ Compares, for each shape, our ``GroupedConv2D`` split path (the training default
 ``Conv2D(groups=g)`` path, and a dense (groups=1) conv of the same width for scale; for narrow groups
 (≤ 4 input channels, IGC's primary conv) on TensorFlow also IGC's ``NarrowGroupedConv2D`` (depthwise +
 group sum). Prints medians (min–max) and the native/split ratio. Run it under ``KERAS_BACKEND=jax``
-too: the choice is made per backend (shared/reference/pitfalls.md #1, #14).
+too: the choice is made per backend (experiments/bench/README.md).
 """
 
 from __future__ import annotations

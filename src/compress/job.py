@@ -1,7 +1,7 @@
 """One Deep Compression job (Han et al., ICLR 2016) from a Hydra config: train the base network (stage
 ``base``, an ordinary training job and nested MLflow run), then compress it (prune → retrain → share
 weights → retrain centroids → Huffman accounting) with `src.compress.run` in a child process, because
-tfmot switches tf.keras to tf_keras for the whole process it is imported in (pitfalls #2).
+tfmot switches tf.keras to tf_keras for the whole process it is imported in (tfmot is Keras-2 only).
 
 The job's MLflow run holds ``dense_accuracy``, ``pruned_accuracy``, ``quantised_accuracy`` (also as
 ``test_accuracy``: the job's final model is the compressed one, comparable with every other job's run),

@@ -4,7 +4,7 @@ Han, Mao & Dally, "Deep Compression", ICLR 2016 (arXiv:1510.00149v5): Table 4 (A
 (VGG-16) print per layer the kept fraction after pruning, the weight and index bits and the P+Q
 compress rate (stored bits over the dense 32-bit layer); Tables 1 and 7 give the totals (AlexNet
 240 MB → 8.9 MB, 27×; VGG-16 552 MB → 11.3 MB at 49× after Huffman, 31× P+Q). The kept fractions and
-totals are in shared/reference/paper_tables.md §2.20; the per-layer rates are Table 4/5's as printed.
+totals are the paper's Tables 1, 4 and 5; the per-layer rates are Table 4/5's as printed.
 
 The authors' released compressed AlexNet (github.com/songhan/Deep-Compression-AlexNet,
 ``AlexNet_compressed.net``, decoded by its ``decode.py``) is the one compressed network whose storage

@@ -2,7 +2,7 @@
 storage accounting (Han et al., ICLR 2016, Fig. 1: prune → retrain → quantise (weight sharing) →
 retrain centroids → Huffman).
 
-Importing tfmot sets ``TF_USE_LEGACY_KERAS=1`` for the process (pitfalls #2): call this module from a
+Importing tfmot sets ``TF_USE_LEGACY_KERAS=1`` for the process (tfmot is Keras-2 only): call this module from a
 compression job's own process only, never from training or export code.
 
 - Stage 1: `prune_low_magnitude`, gradually (polynomial schedule) to each layer's target sparsity (the
@@ -28,7 +28,7 @@ from src.compress.storage import LayerStorage, layer_storage
 
 @dataclass(frozen=True)
 class LayerSetting:
-    """Deep Compression settings of one weight layer (paper_tables.md §2.20)."""
+    """Deep Compression settings of one weight layer (Han et al., ICLR 2016, Tables 4-5)."""
 
     kept_fraction: float
     weight_bits: int

@@ -3,7 +3,7 @@
 tfmot's default 8-bit scheme folds BN into the preceding conv and puts fake-quant nodes where the TFLite
 int8 kernels will quantise. Its registry knows stock layers only, so the twin's own layers get a
 `QuantizeConfig` here: layers that compute new values (hard-sigmoid, hard-swish, the SE gate's
-`Multiply`, refused by tfmot without one: pitfalls #2) quantise their output; layers that only move
+`Multiply`, refused by tfmot without one) quantise their output; layers that only move
 values (channel split and shuffle, the option-A shortcut) keep their input's scale and get no quantiser.
 The twin is built ``for_qat`` (`src.compress.twin`): grouped convolutions (ShuffleNet v1, IGC) split into
 ungrouped ones and every BN foldable or a 1×1 depthwise affine, since TFLite leaves a fake-quantised grouped

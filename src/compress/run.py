@@ -9,7 +9,7 @@ twin (outputs checked equal), prunes and retrains, shares weights and retrains t
 storage of every stage per layer, copies the compressed weights back into the Keras 3 model and saves it
 as ``compressed.keras``. Writes ``report.json`` and ``README.md`` (accuracy after each stage, storage
 table) into ``--out`` (default ``<job>/compressed``). Runs in its own process: it imports tfmot
-(pitfalls #2).
+(tfmot is Keras-2 only).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The tf_keras (Keras 2) twin of a Keras 3 model, so that tensorflow-model-optimization can work on it.
 
-tfmot accepts tf_keras models only (shared/reference/pitfalls.md #2), and importing it sets
+tfmot accepts tf_keras models only (model-optimization#1141), and importing it sets
 ``TF_USE_LEGACY_KERAS=1`` for the whole process: keep this module and its callers out of every other
 code path (the compression jobs run in their own process). The twin is rebuilt node by node from the
 Keras 3 functional graph (any DAG: residual additions, concatenations, SE gates, channel split and
@@ -41,7 +41,7 @@ def _activation_layer(name: str | None, tk, layer_name: str):
         return tk.layers.Activation("linear", name=layer_name)
     if name == "relu6":
         return tk.layers.ReLU(max_value=6.0, name=layer_name)
-    if name == "hard_sigmoid":  # Keras 3's formula, not Keras 2's (pitfalls #3)
+    if name == "hard_sigmoid":  # Keras 3's formula, not Keras 2's (keras PR #19477)
         return twin_layers.TwinHardSigmoid(name=layer_name)
     if name in ("hard_swish", "hard_silu"):
         return twin_layers.TwinHardSwish(name=layer_name)

@@ -2,7 +2,7 @@
 
 Each computes exactly what its Keras 3 namesake in `src.layers` / `src.models` computes (same formula,
 same tensor shapes, every tensor at rank ≤ 4), so that tfmot can prune, cluster and quantise a twin of
-any zoo network. Imported only by `src.compress.twin` (it imports tf_keras, pitfalls #2).
+any zoo network. Imported only by `src.compress.twin` (it imports tf_keras).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _relu6.__name__ = "relu"
 
 
 class TwinHardSigmoid(tf_keras.layers.Layer):
-    """relu6(x + 3) / 6 (MobileNetV3 §5.2; Keras 2's own `hard_sigmoid` is 0.2x + 0.5, pitfalls #3).
+    """relu6(x + 3) / 6 (MobileNetV3 §5.2; Keras 2's own `hard_sigmoid` is 0.2x + 0.5, keras PR #19477).
 
     relu6 is held as ``self.activation`` so that QAT can fake-quantise it (TFLite fuses it into the ADD):
     with the output quantiser, every tensor of the gate is then int8 in the converted model."""
@@ -42,7 +42,7 @@ class TwinHardSwish(tf_keras.layers.Layer):
 
 
 class TwinChannelShuffle(tf_keras.layers.Layer):
-    """ShuffleNet's channel shuffle, reshaped at rank 4 (pitfalls #6), as `src.layers.ChannelShuffle`."""
+    """ShuffleNet's channel shuffle, reshaped at rank 4 (rank-5 reshapes broke older TFLite delegates), as `src.layers.ChannelShuffle`."""
 
     def __init__(self, groups: int, **kwargs):
         super().__init__(**kwargs)

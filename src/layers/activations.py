@@ -1,7 +1,7 @@
 """Hard sigmoid and hard swish as MobileNetV3 defines them (Howard et al., arXiv:1905.02244, §5.2):
 h-sigmoid(x) = ReLU6(x + 3) / 6, h-swish(x) = x · ReLU6(x + 3) / 6. Written from the formula because
 Keras 2's ``hard_sigmoid`` is clip(0.2x + 0.5, 0, 1) and Keras 3's is relu6(x + 3) / 6
-(pitfalls.md #3): a tf_keras twin must not silently change the function."""
+(keras-team/keras PR #19477): a tf_keras twin must not silently change the function."""
 
 from __future__ import annotations
 

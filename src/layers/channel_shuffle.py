@@ -1,6 +1,6 @@
 """Channel shuffle (Zhang et al., ShuffleNet, arXiv:1707.01083, §3.1, Fig. 1) with every tensor at
 rank ≤ 4: (N, H, W, g·n) → (N, H·W, g, n) → transpose → (N, H·W, n, g) → (N, H, W, n·g). Rank-5
-reshapes broke older TFLite and GPU delegates (pitfalls.md #6)."""
+reshapes broke older TFLite and GPU delegates (tensorflow/models#7528, tensorflow#32832)."""
 
 from __future__ import annotations
 

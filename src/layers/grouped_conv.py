@@ -2,7 +2,7 @@
 interchangeable implementations over one kernel.
 
 Keras 3 routes ``Conv2D(groups>1)`` through an XLA-compiled function on CPU whose backward pass
-measured 18–40× slower than split → per-group conv → concat (shared/reference/pitfalls.md #1). This
+measured 18–40× slower than split → per-group conv → concat (Keras 3 routes it through XLA on CPU). This
 layer keeps one kernel of ``Conv2D(groups=g)``'s shape ``(kh, kw, C_in/g, C_out)``, so both paths
 have identical weights:
 

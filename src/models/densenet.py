@@ -8,7 +8,7 @@ bottleneck "B") -> BN -> ReLU -> 3×3 conv (k filters), each layer's k maps conc
 1×1 conv to ⌊θ·m⌋ maps (the compression "C", θ = 0.5) -> 2×2 average pool, stride 2. After the last
 block: BN -> ReLU -> global average pool -> FC. Convolutions carry no bias (the released Torch code
 removes them), so the ImageNet nets have exactly keras.applications' / torchvision's trainable
-parameters (7,978,856 / 14,149,480 / 20,013,928; paper_tables.md §3.2, §3.3) and torchvision's
+parameters (7,978,856 / 14,149,480 / 20,013,928; keras.applications, torchvision) and torchvision's
 multiply-adds (2.83 / 3.36 / 4.29 G at 224×224). BN uses the zoo's epsilon 1e-5 (keras.applications
 uses 1.001e-5; parameters are the same).
 

@@ -32,7 +32,7 @@ Registered networks (the authors' code, hellozting/InterleavedGroupConvolutions,
   (1×1 group conv with the stage's L groups + BN) where the width changes (also in stage 1, 100 → 200).
   8,637,900 trainable parameters (the README prints 8.61 M; the released symbol, counted here, has
   8,637,900 with its BN scales/offsets and FC) and 1.26 G MACs (README: 1.3 G "FLOPs", multiply-add
-  scale, paper_tables.md §0). ``stem="small"`` (3×3/1 conv, no max-pool) is its documented
+  scale). ``stem="small"`` (3×3/1 conv, no max-pool) is its documented
   small-input variant: 32×32 input reaches stage 4 at 4×4.
 
 Knobs: ``primary_partitions`` (L) and ``secondary_partitions`` (M) at stage 1 — any positive integers;

@@ -30,7 +30,7 @@ Knobs:
 - ``stem``: ``"imagenet"`` (the paper's strides and 'valid' convs; input ≥ 75 px) or ``"small"``, the
   documented small-input variant: the same stem layers at stride 1 with 'same' padding (max-pools
   included), so the stem keeps the input size; the two 'valid' 3×3/2 reductions then take a 32×32
-  input to 7×7 (28×28 → 6×6), ≥ 4×4 in the last stage (pitfalls #15). Same parameters.
+  input to 7×7 (28×28 → 6×6), ≥ 4×4 in the last stage (CPU convs are slow on tiny maps). Same parameters.
 - ``layout`` (``inception_resnet_v2`` only): ``"keras"`` or ``"paper"``, above.
 
 ``se_inception_resnet_v2`` is SE-Inception-ResNet-v2 (Hu et al., "Squeeze-and-Excitation Networks",

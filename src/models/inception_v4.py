@@ -18,7 +18,7 @@ Knob:
   documented small-input variant: the same stem layers with stride 1 and 'same' padding everywhere
   (the max-pools of the stem too), so the stem keeps the input size; the two reduction blocks are
   unchanged, so a 32×32 input ends at 7×7 (28×28 → 6×6), enough for the 'valid' 3×3/2 reductions and
-  ≥ 4×4 for the last stage (pitfalls #15). Same parameters; about 10 G multiply-adds at 32×32.
+  ≥ 4×4 for the last stage (CPU convs collapse on tiny maps). Same parameters; about 10 G multiply-adds at 32×32.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ The redesigned last stage (§5.1, Fig. 5): 1×1 conv-BN-h-swish to 960 (Large) /
 channels, global average pooling, then a 1×1 conv without BN to 1280 / 1024 channels with h-swish,
 dropout and the classifier. After the pooling the map is 1×1, so both are Dense layers with bias
 (the same parameters and multiply-adds as keras.applications' 1×1 convolutions, and a matmul on
-CPU, pitfalls #15). Table 2 marks SE on Small's last 1×1 conv; as keras.applications, torchvision and
+CPU). Table 2 marks SE on Small's last 1×1 conv; as keras.applications, torchvision and
 the TF-slim release, there is none there. Trainable parameters equal keras.applications' and
 torchvision's (5,483,032 Large, 2,542,856 Small); keras.applications' Rescaling preprocessing layer
 is left out (our input pipeline normalises; it has no parameters).

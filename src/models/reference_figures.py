@@ -1,10 +1,10 @@
 """Published parameter and multiply-add counts per registered network, at its default input.
 
-Transcribed from shared/reference/paper_tables.md (section in ``source``); only [P]/[R] figures (and
-[C] counts of keras.applications, or of an author's reference network definition where ``source``
-names it). ``exact`` marks parameter counts that must be equal, not close
+Transcribed from the papers and libraries named in ``source``: only figures printed in a paper or read
+from a library's source (and counts of keras.applications, or of an author's reference network
+definition where ``source`` names it). ``exact`` marks parameter counts that must be equal, not close
 (keras.applications / torchvision counts). ``macs`` are multiply-adds (torchvision's "GFLOPS" and
-SENet's "GFLOPs" are multiply-adds, paper_tables.md §0). None: no trustworthy published figure.
+SENet's "GFLOPs" are multiply-adds). None: no trustworthy published figure.
 Used by the generated zoo table (src/report/zoo_table.py) and tests/models/test_reference_figures.py.
 """
 
@@ -32,7 +32,7 @@ REFERENCE: dict[str, Reference] = {
     "resnet50": Reference(25_557_032, 3.8 * G, "torchvision §3.3; He et al. Table 1", exact=True),
     "resnet101": Reference(44_549_160, 7.6 * G, "torchvision §3.3; He et al. Table 1", exact=True),
     "resnet152": Reference(60_192_808, 11.3 * G, "torchvision §3.3; He et al. Table 1", exact=True),
-    "resnet20": Reference(0.27 * M, 40.55 * M, "He et al. Table 6 (MACs: pitfalls note, ≈41 M)", params_precision=0.02),
+    "resnet20": Reference(0.27 * M, 40.55 * M, "He et al. Table 6 (MACs: ≈41 M, counted)", params_precision=0.02),
     "resnet32": Reference(0.46 * M, None, "He et al. Table 6", params_precision=0.02),
     "resnet44": Reference(0.66 * M, None, "He et al. Table 6", params_precision=0.02),
     "resnet56": Reference(0.85 * M, None, "He et al. Table 6", params_precision=0.02),
@@ -75,7 +75,7 @@ REFERENCE: dict[str, Reference] = {
     # MACs: SENet Table 2's re-implementation prints 11.75 G; keras.applications' InceptionResNetV2 itself
     # counts 13.16 G with our counter (as ours, same network), so that re-implementation differs: not compared.
     "inception_resnet_v2": Reference(55_813_192, None, "keras.applications §3.2", exact=True),
-    "inception_v4": Reference(42.7 * M, None, "paper_tables §2.7: not in the paper, ≈42.7 M in re-implementations"),
+    "inception_v4": Reference(42.7 * M, None, "Szegedy et al. 2017: not in the paper, ≈42.7 M in re-implementations"),
     "xception": Reference(22_855_952, None, "Chollet Table 3; keras.applications", exact=True),
     "densenet121": Reference(7_978_856, None, "keras.applications §3.2", exact=True),
     "densenet169": Reference(14_149_480, None, "keras.applications §3.2", exact=True),
@@ -96,7 +96,7 @@ REFERENCE: dict[str, Reference] = {
     # Deep Compression's MNIST networks (§2.20 Tables 2-3), at 28×28×1.
     "lenet_300_100": Reference(266e3, None, "Deep Compression Table 2 (266 K)"),
     "lenet5": Reference(431e3, None, "Deep Compression Table 3 (431 K)"),
-    # The authors' README prints 8.61 M and 1.3 G "FLOPs" (multiply-add scale, paper_tables.md §0): MACs at
+    # The authors' README prints 8.61 M and 1.3 G "FLOPs" (multiply-add scale): MACs at
     # the printed 2-digit precision (±0.05 G).
     "igc_l100m2": Reference(8.61 * M, 1.3 * G, "IGC authors' README (IGC-L100M2+Ident.)", params_precision=0.005,
                             macs_precision=0.04),

@@ -44,7 +44,7 @@ Knobs:
   it would change nothing); the builder functions take it.
 - ``output_stride`` (ImageNet nets): 32 (the paper), 16 or 8 — the later stages' strides become
   dilations, DeepLab-v2 / dilated-residual style (Yu & Koltun, ICLR 2016, and Chen et al.'s DeepLab;
-  paper_tables §2.19): OS 16 runs stage 4 (conv5_x) at stride 1 with every 3×3 conv dilated 2; OS 8
+  Yu & Koltun, ICLR 2016): OS 16 runs stage 4 (conv5_x) at stride 1 with every 3×3 conv dilated 2; OS 8
   also stage 3 (conv4_x), dilations 2 / 4. Same parameters; at 224 input the last map is 7 / 14 / 28.
   Every 3×3 conv of a dilated stage has the stage's rate (DeepLab v2 and Deformable ConvNets' "atrous
   (2,2,2)" res5 baseline), whereas torchvision's ``replace_stride_with_dilation`` keeps the previous

@@ -12,7 +12,7 @@ Every conv has a bias and there is no batch normalisation (the paper's network, 
 
 Max-pools are 3×3 stride 2 in Caffe's ceil mode, conv1 is unpadded: at 224×224, v1.0 runs fire2–4 at
 54×54, fire5–8 at 27×27, fire9 at 13×13 and has 1,248,424 parameters and 0.82 G multiply-adds
-(torchvision: 1,248,424 and 0.819 "GFLOPS", which are MACs; paper_tables.md §0, §3.3); v1.1 has
+(torchvision: 1,248,424 and 0.819 "GFLOPS", which are MACs: torchvision's weight metadata); v1.1 has
 1,235,496 and 0.35 G. Ceil mode is emulated per spatial size: "valid" for odd sizes, one extra row /
 column at the bottom / right for even sizes (identical results: the pooled maps are ≥ 0 after ReLU,
 except after a complex bypass; an unknown (None) size pools in floor mode).

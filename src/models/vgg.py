@@ -23,7 +23,7 @@ Knobs (the paper's values are the defaults):
 - ``pools``: how many of the five stage-ending max-pools are kept, counted from stage 1 (the later
   stages lose theirs). 5 = the paper. The small-input variant keeps 3: stages 4 and 5 then run at
   4×4 on 32×32 inputs and 3×3 on 28×28 inputs (with all five pools a 28×28 input would vanish and
-  a 32×32 one would leave 1×1 maps, on which CPU convolutions are slow; pitfalls #15).
+  a 32×32 one would leave 1×1 maps, on which CPU convolutions are slow).
 - ``width_multiplier``: scales every conv width (rounded to multiples of 8; the FC-4096 layers keep
   their width), for CPU-sized runs.
 

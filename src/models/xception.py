@@ -28,7 +28,7 @@ Knobs:
   ``"small"``, the small-input variant for 28–32 px inputs (CIFAR / Fashion-MNIST): both stem convs
   at stride 1 with "same" padding, and the first entry-flow module at stride 1 (no max-pool, its
   shortcut a 1×1 conv at stride 1). Total stride 8: a 32×32 or 28×28 input ends in a 4×4 map
-  (the exit flow's 2048-wide convs on ≥ 4×4 maps, pitfalls #15). Same parameters as ``"imagenet"``.
+  (the exit flow's 2048-wide convs on ≥ 4×4 maps: CPU convs are slow on tiny ones). Same parameters as ``"imagenet"``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Parameter and multiply-add (MAC) counts of a Keras model.
 
 Papers print multiply-adds: one multiply-add = 1 MAC, and TensorFlow's profiler counts 2 FLOPs per
-MAC (shared/reference/paper_tables.md §0). MACs are counted analytically at batch 1 from the input
+MAC (the papers' "FLOPs" are multiply-adds; TensorFlow's profiler counts 2 per MAC). MACs are counted analytically at batch 1 from the input
 and output shapes of every call of every layer in the functional graph (nested functional /
 Sequential sub-models are walked, once per call). Convolutions and dense layers are known; bias
 adds, normalisation, activations, pooling and merges count 0 (the papers' convention). Our custom

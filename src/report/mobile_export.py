@@ -6,7 +6,7 @@ and LiteRT latency at batch 1 (1 and 2 threads), as an Android developer would c
 Each job folder needs ``model.keras`` and ``config.yaml`` (every training job writes both); the test set
 and normalisation come from the job's own config, int8 calibration from 256 of its training images.
 With ``--qat``, each job also gets a quantisation-aware-trained full-integer model (``qat_int8``), made by
-``python -m src.compress.qat`` in its own process (tfmot switches tf.keras to tf_keras, pitfalls #2) and
+``python -m src.compress.qat`` in its own process (tfmot switches tf.keras to tf_keras: tfmot is Keras-2 only) and
 shown beside post-training ``int8``.
 """
 

@@ -3,7 +3,7 @@ ICLR 2017, §2: prune the smallest-magnitude weights of every layer, retrain wit
 
 The mask is a Keras variable constraint, which the optimizer applies after every update inside the
 compiled train step (any backend, any ``steps_per_execution``), so pruned weights stay exactly zero.
-Written here rather than with tfmot: tfmot works on tf_keras models only (pitfalls #2) and would move the
+Written here rather than with tfmot: tfmot works on tf_keras models only (model-optimization#1141) and would move the
 training out of our loop (data stream, schedules, checkpoints, resume).
 """
 

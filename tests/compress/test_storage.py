@@ -79,7 +79,7 @@ def test_a_codebook_must_fit_its_bits():
 
 
 def test_alexnet_and_vgg16_storage_from_the_papers_per_layer_settings():
-    """Deep Compression Tables 4–5 settings (paper_tables.md §2.20; src/compress/paper_settings.py): kept
+    """Deep Compression Tables 4–5 settings (src/compress/paper_settings.py): kept
     fractions per layer, 8-bit conv / 5-bit FC weights, 4-bit (AlexNet) and 5-bit (VGG-16) relative
     indices; the paper reports P+Q at 27× and 31×. With randomly placed kept weights (filler zeros
     expected from geometric gaps) we get 25.5× and 32.2×: -5.5 % and +3.8 %. Without masks only the
@@ -101,7 +101,7 @@ def test_alexnet_and_vgg16_storage_from_the_papers_per_layer_settings():
 
 
 def test_squeezenet_storage_from_the_squeezenet_papers_setting():
-    """SqueezeNet paper Table 2 (paper_tables.md §2.16): SqueezeNet 1.0 + Deep Compression, 33 % of the
+    """SqueezeNet paper Table 2: SqueezeNet 1.0 + Deep Compression, 33 % of the
     weights kept, 8-bit shared weights: 0.66 MB, 363× smaller than AlexNet's 240 MB. With our 5-bit
     relative indices (the paper does not print SqueezeNet's) we get 0.662 MiB and 351× against AlexNet's
     dense kernels (−3 %). Its 6-bit row (0.47 MB, 510×) is not reproduced: 0.545 MiB here."""

@@ -14,7 +14,7 @@ from src.data import fashion_mnist as fm
 from src.data.idx import parse_idx, read_idx
 from src.errors import DataError
 
-# SHA-256 of the .gz files as Debian ships them (shared/reference/fashion_mnist.md).
+# SHA-256 of the .gz files as Debian ships them (package dataset-fashion-mnist).
 DEBIAN_SHA256 = {
     "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
     "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",

@@ -1,5 +1,5 @@
 """AlexNet (Krizhevsky et al. 2012) against the exact Caffe two-group count, Deep Compression's per-layer
-table and the published multiply-adds (paper_tables.md §1, §2.1, §2.20, §4). The paper-size (227×227,
+table and the published multiply-adds. The paper-size (227×227,
 61 M parameters) builds run under ``-m slow``; forward pass, round trip and pooling: tests/models/test_zoo.py."""
 
 from __future__ import annotations

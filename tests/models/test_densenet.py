@@ -1,5 +1,5 @@
 """DenseNet family against the paper (Huang et al. 2017) and keras.applications / torchvision figures
-(paper_tables.md §2.9, §3.2, §3.3). Parameter counts at 224: the one golden table
+. Parameter counts at 224: the one golden table
 (src/models/reference_figures.py); the paper-size builds run under ``-m slow``. Forward pass, round
 trip, pooling and names: tests/models/test_zoo.py."""
 

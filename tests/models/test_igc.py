@@ -1,5 +1,5 @@
 """IGC (Zhang et al. 2017) against the authors' README table and released model
-(shared/reference/paper_tables.md §1, §2.17) and the block's defining properties (§3 of the paper)."""
+(Zhang et al. 2017, arXiv:1707.02725) and the block's defining properties (§3 of the paper)."""
 
 from __future__ import annotations
 

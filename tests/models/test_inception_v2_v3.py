@@ -1,5 +1,5 @@
 """BN-Inception (Ioffe & Szegedy 2015, Figure 5) and Inception-v3 (Szegedy et al. 2016, Table 1) against
-paper_tables.md (§2.5, §2.6, §3.2, §3.3, SENet Table 2). Their parameters and multiply-adds at the
+the papers' tables (SENet Table 2). Their parameters and multiply-adds at the
 ImageNet input are in the one golden table (src/models/reference_figures.py); the structure checks at
 the ImageNet input run under ``-m slow``. Forward pass, round trip, pooling: tests/models/test_zoo.py."""
 

@@ -1,6 +1,6 @@
 """Inception-v4 and Inception-ResNet-v1/v2 (Szegedy et al. 2017, arXiv:1602.07261) against the recorded
-figures (paper_tables.md §1, §2.7, §3.2; the default-input parameter counts are the golden table's,
-src/models/reference_figures.py) and the paper's Figs. 3–20 / Table 1.
+figures (the default-input parameter counts are the golden table's, src/models/reference_figures.py) and
+the paper's Figs. 3–20 / Table 1.
 
 Parameters do not depend on the input size (every conv is followed by a global average pool), and the
 small stem has the same layers as the ImageNet one, so most structure checks use 32×32 builds; only

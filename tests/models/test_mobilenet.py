@@ -1,7 +1,7 @@
 """MobileNet v1 / v2 / v3 against the papers and keras.applications / torchvision / TF-slim figures
-(shared/reference/paper_tables.md §1, §2.11–2.13, §3.2, §3.3, §4).
+(the MobileNet v1–v3 papers' ImageNet tables, keras.applications, torchvision).
 
-Reference tags as in paper_tables.md: [P] paper, [R] library source, [C] keras.applications counted with
+Reference tags: [P] paper, [R] library source, [C] keras.applications counted with
 ``weights=None``. A figure "at the paper's printed precision" is compared after rounding our exact count
 to the digits the paper prints; where the paper's figure is itself not an exact count, the test says
 why and bounds the distance to one unit of the printed digit instead.
@@ -22,7 +22,7 @@ from src.profiling import count_macs, count_params
 
 # --- MobileNet v1 -------------------------------------------------------------------------------
 # Table 6 [P]: α -> (mult-adds in M, params in M as printed); keras.applications MobileNet trainable
-# parameters at the same α [C, paper_tables.md §3.2].
+# parameters at the same α [C, keras.applications].
 V1_TABLE6 = {1.0: ("569", "4.2"), 0.75: ("325", "2.6"), 0.5: ("149", "1.3"), 0.25: ("41", "0.5")}
 V1_KERAS_TRAINABLE = {1.0: 4_231_976, 0.75: 2_585_560, 0.5: 1_331_592, 0.25: 470_072}
 # Table 7 [P]: input resolution -> mult-adds (M) at α = 1; params 4.2 M at every resolution.

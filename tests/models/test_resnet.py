@@ -1,5 +1,5 @@
 """ResNet family against the paper (He et al. 2016) and torchvision / keras.applications figures
-(paper_tables.md §1, §2.3, §3.2, §3.3). The default-input parameter and multiply-add counts of every
+. The default-input parameter and multiply-add counts of every
 ResNet are in the one golden table (src/models/reference_figures.py, tests/models/test_reference_figures.py);
 forward pass, round trip, pooling, names and knobs: tests/models/test_zoo.py."""
 

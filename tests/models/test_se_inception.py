@@ -1,5 +1,5 @@
 """SE-BN-Inception and SE-Inception-ResNet-v2 (Hu et al., SENet, arXiv:1709.01507, Figs. 2-3, Table 2)
-against shared/reference/paper_tables.md (§1 SENet rows: 2.04 G vs 2.03 G; 11.76 G vs 11.75 G)."""
+against SENet's Table 2 (rows: 2.04 G vs 2.03 G; 11.76 G vs 11.75 G)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """SE-ResNets (Hu et al., SENet, arXiv:1709.01507, Table 2, Fig. 5, Tables 10 and 14) and the
 ResNet knobs ``output_stride`` (dilated stages) and ``deformable_stages`` (Dai et al. 2017,
-arXiv:1703.06211); figures from paper_tables.md §2.10, §2.18, §4. SE-ResNet-50/101/152's own
+arXiv:1703.06211). SE-ResNet-50/101/152's own
 parameter and multiply-add counts at 224 are in the one golden table (src/models/reference_figures.py,
 tests/models/test_reference_figures.py); the structure is checked here on the small variant."""
 

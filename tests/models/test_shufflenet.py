@@ -1,5 +1,5 @@
 """ShuffleNet v1 (Zhang et al. 2018) and v2 (Ma et al. 2018) against the papers' tables and torchvision's
-exact counts (shared/reference/paper_tables.md §1, §2.14, §2.15, §3.3, §4)."""
+exact counts (the ShuffleNet v1 and v2 papers' tables, torchvision)."""
 
 from __future__ import annotations
 

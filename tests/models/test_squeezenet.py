@@ -1,5 +1,5 @@
 """SqueezeNet family against the paper (Iandola et al. 2016) and torchvision's figures
-(paper_tables.md §0, §2.16, §3.3, §4). The parameters at 224 are the golden table's
+. The parameters at 224 are the golden table's
 (src/models/reference_figures.py); the checks at 224 run under ``-m slow``. Forward pass, round trip,
 pooling: tests/models/test_zoo.py."""
 

@@ -1,5 +1,5 @@
 """VGG (Simonyan & Zisserman 2015) against Table 1 / Table 2, keras.applications' exact counts and the
-published multiply-adds (paper_tables.md §1, §2.2, §3.2, §3.3). The paper-size builds (130–144 M
+published multiply-adds. The paper-size builds (130–144 M
 parameters) run under ``-m slow``; the parameters and multiply-adds of VGG-16/19 at 224 are in the one
 golden table (src/models/reference_figures.py); forward pass, round trip, pooling: tests/models/test_zoo.py."""
 

@@ -1,4 +1,4 @@
-"""Xception (Chollet 2017, Fig. 5) against Table 3 / keras.applications (paper_tables.md §2.8, §3.2).
+"""Xception (Chollet 2017, Fig. 5) against Table 3 / keras.applications.
 The paper-size (299×299) builds run under ``-m slow``; Table 3's parameter count is in the one golden
 table (src/models/reference_figures.py). Forward pass, round trip and names: tests/models/test_zoo.py."""
 

@@ -1,5 +1,5 @@
-"""One tracking-URI rule for every entry point: the suite's default store is the one the README hands
-to the `mlflow` command line, so no command writes a stray store."""
+"""One tracking-URI rule for every entry point: the suite's default store is the one docs/tracking.md
+hands to the `mlflow` command line, so no command writes a stray store."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from src.tracking.store import resolve_tracking_uri
 from tests.helpers.config import ROOT
 
 
-def test_every_mlflow_command_in_the_readme_names_the_suites_store(tmp_path, monkeypatch):
+def test_every_mlflow_command_in_the_docs_names_the_suites_store(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "tracking.md").read_text()
     exported = re.findall(r"export MLFLOW_TRACKING_URI=(sqlite:///\S+)", readme)
-    assert exported, "the README must say how the mlflow CLI finds the store"
+    assert exported, "docs/tracking.md must say how the mlflow CLI finds the store"
     assert {f"sqlite:///{(tmp_path / u[len('sqlite:///'):]).resolve()}" for u in exported} == {resolve_tracking_uri()}
     local = [line for line in readme.splitlines() if re.match(r"\s*(\.venv/bin/)?mlflow (?!server)", line)]
     assert local and all("$MLFLOW_TRACKING_URI" in line for line in local), local
@@ -37,8 +37,8 @@ def test_experiments_open_on_their_runs_and_keep_a_description(tmp_path):
     assert client.get_experiment(old_id).tags["mlflow.note.content"] == "added later"
 
 
-def test_the_readmes_mlflow_ui_command_serves_the_suites_store(tmp_path):
-    """The README's `mlflow ui` line, run as written (its port swapped for a free one) with the README's
+def test_the_documented_mlflow_ui_command_serves_the_suites_store(tmp_path):
+    """docs/tracking.md's `mlflow ui` line, run as written (its port swapped for a free one) with its
     export: the UI answers on 127.0.0.1 and lists the store's experiments, and no stray mlflow.db appears."""
     import json
     import os
@@ -50,7 +50,7 @@ def test_the_readmes_mlflow_ui_command_serves_the_suites_store(tmp_path):
 
     import mlflow
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "tracking.md").read_text()
     line = next(li for li in readme.splitlines() if re.match(r"\s*\.venv/bin/mlflow ui ", li)).split("#")[0]
     (tmp_path / "mlruns").mkdir()
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
