@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 COLLECTIVE_TIMEOUT_S = 600.0
 #: How long the first worker waits for the others to start (TensorFlow's coordination service).
 REGISTER_TIMEOUT_S = 600
-#: A worker whose heartbeat the coordination service misses this long counts as lost.
-HEARTBEAT_TIMEOUT_S = 60
+#: A worker whose heartbeats the coordination service misses this long counts as lost: the others' waiting
+#: collectives then fail (a peer that died while they waited for it refuses no connection to notice).
+#: TensorFlow's default; the heartbeats come from a thread of TensorFlow's own, not blocked by Python.
+HEARTBEAT_TIMEOUT_S = 10
 
 
 def _cache_keras_saving_skipsets() -> None:
@@ -107,6 +109,7 @@ def worker_errors(cluster: Cluster, when: str, finished_epoch: Callable[[], int]
         collective = any(w in text.lower() for w in ("collective", "coordination", "heartbeat", "barrier", "task"))
         if not isinstance(exc, _LOST) and not collective:
             raise
+        log.debug("TensorFlow's error (%s): %s", type(exc).__name__, text)  # in the job's log with hydra.verbose
         raise WorkerLostError(_lost_message(cluster, when, text, exc, finished_epoch() if finished_epoch else None)) from None
 
 
@@ -115,12 +118,18 @@ def _lost_message(cluster: Cluster, when: str, text: str, exc: Exception, finish
         i for i, address in enumerate(cluster.addresses) if address in text}
     ranks.discard(cluster.rank)
     who = " and ".join(cluster.describe(r) for r in sorted(ranks)) if ranks else "another worker"
-    if "refused" in text.lower() or "failed to connect" in text.lower():
+    lower = text.lower()
+    if "refused" in lower or "failed to connect" in lower:
         why = "its address refuses connections: its process is gone"
-    elif isinstance(exc, tf.errors.DeadlineExceededError) or "deadline" in text.lower():
+    elif "connection reset" in lower or "socket closed" in lower:
+        why = "its connection was reset: its process is gone"
+    elif "unhealthy" in lower or "heartbeat" in lower:
+        why = f"no heartbeat for {HEARTBEAT_TIMEOUT_S} s: its process or machine is gone"
+    elif isinstance(exc, tf.errors.DeadlineExceededError) or "deadline" in lower:
         why = f"no answer within the time limit (collectives: {COLLECTIVE_TIMEOUT_S:.0f} s)"
-    else:
-        why = text.strip().splitlines()[0][:200]
+    else:  # TensorFlow's reason, without the graph's Python stack that precedes it
+        found = re.search(r"aborted by: ([^\n]+)", text)
+        why = (found.group(1).strip() if found else type(exc).__name__)[:200]
     resume = (f" The chief saved every finished epoch ({finished} so far): start every worker's command again to "
               "resume from the last one." if finished is not None else
               " Start every worker's command again (the same command on each, with its own TF_CONFIG).")
