@@ -439,7 +439,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
     train_ds = None if driver else data.train_dataset(host_norm, batch, seed=int(cfg.seed), epochs=epochs,
                                                       start_epoch=start_epoch, steps=spe)
     if has_aux_heads(model) and not driver:
-        train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
+        train_ds, val_ds, test_ds = (repeat_labels(ds, len(model.outputs)) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
     atomic_write_text(out / "config.yaml", redact(OmegaConf.to_yaml(cfg, resolve=True)))  # no credentials

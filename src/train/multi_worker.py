@@ -65,7 +65,8 @@ def _cache_keras_saving_skipsets() -> None:
 @contextmanager
 def multi_worker_strategy(cluster: Cluster, global_batch: int) -> Iterator[tf.distribute.Strategy]:
     """The strategy's scope for this cluster: one replica per worker, the global batch split evenly."""
-    from tensorflow.python.eager import context  # the coordination service's timeouts have no public setter
+    # the coordination service's timeouts have no public setter
+    from tensorflow.python.eager import context
 
     if global_batch % cluster.size:
         raise ConfigError(f"data.batch_size={global_batch} does not split over {cluster.size} workers; use a "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -128,7 +127,7 @@ def _one_process(out: Path) -> dict:
     return train(compose_config([*SMOKE, "train.distribution=none"], output_dir=out))
 
 
-def test_a_second_worker_that_never_starts_is_not_waited_for_silently(monkeypatch):
+def test_a_worker_without_a_cluster_or_with_a_bad_tf_config_is_told_what_to_set(monkeypatch):
     """Without TF_CONFIG or SLURM the command says what to set; a malformed TF_CONFIG names its problem."""
     from src.errors import ConfigError
     from src.train.cluster import resolve_cluster
@@ -160,3 +159,29 @@ def test_an_srun_step_of_two_tasks_resolves_to_two_workers_on_the_job_s_ports(mo
     monkeypatch.delenv("SLURM_JOB_GPUS", raising=False)
     cluster = resolve_cluster()
     assert cluster.addresses == ("node07:19242", "node08:19242") and cluster.rank == 1 and cluster.source == "SLURM"
+
+
+@pytest.mark.slow
+def test_a_killed_chief_stops_worker_1_and_both_resume_from_its_state(tmp_path):
+    """The other way round: SIGKILL the chief after epoch 1; worker 1 names it and stops, the chief's
+    watchdog marks its job killed, and both commands started again finish the job from epoch 1."""
+    from tests.reliability.test_resume import wait_for_the_watchdog
+
+    ports = (free_port(), free_port())
+    chief_dir = tmp_path / "worker0"
+    procs = start_workers(tmp_path, ports, SMOKE)
+    try:
+        kill_after_epoch(procs[0], "worker0/state/latest.json", tmp_path, epoch=1)
+        killed = time.monotonic()
+        (code, log), = finish(procs[1:], timeout=120)
+        print(f"worker 1 stopped {time.monotonic() - killed:.1f} s after the chief was killed")
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert code == 2, log[-3000:]
+    assert f"error: the chief, worker 0 (127.0.0.1:{ports[0]}) stopped answering" in log and "Traceback" not in log
+    assert wait_for_the_watchdog(chief_dir, time.monotonic() + 60)["status"] == "killed"
+    results = finish(start_workers(tmp_path, ports, SMOKE))
+    assert [code for code, _ in results] == [0, 0], results[0][1][-3000:] + results[1][1][-3000:]
+    assert "resuming the unfinished job" in results[0][1]
+    assert len((chief_dir / "history.csv").read_text().splitlines()) == 1 + 3
