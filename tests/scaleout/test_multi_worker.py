@@ -185,3 +185,43 @@ def test_a_killed_chief_stops_worker_1_and_both_resume_from_its_state(tmp_path):
     assert [code for code, _ in results] == [0, 0], results[0][1][-3000:] + results[1][1][-3000:]
     assert "resuming the unfinished job" in results[0][1]
     assert len((chief_dir / "history.csv").read_text().splitlines()) == 1 + 3
+
+
+def _free_port_pair_job_id() -> str:
+    """A SLURM job id whose two ports (src.train.cluster.slurm_port_base and the next) are free here."""
+    import socket
+
+    from src.train.cluster import slurm_port_base
+
+    for job in range(1000, 21000, 7):
+        os.environ["SLURM_JOB_ID"] = str(job)  # read by slurm_port_base; restored by the caller's monkeypatch
+        base = slurm_port_base()
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", base))
+                b.bind(("127.0.0.1", base + 1))
+            return str(job)
+        except OSError:
+            continue
+    pytest.fail("no free pair of ports")
+
+
+@pytest.mark.slow
+def test_two_tasks_of_an_srun_step_train_one_job(tmp_path, monkeypatch):
+    """The README's srun command as its two tasks on one node (127.0.0.1), with the environment srun sets
+    (no SLURM here): the cluster comes from SLURM's variables, and both tasks exit 0."""
+    monkeypatch.setenv("SLURM_JOB_ID", "0")
+    job = _free_port_pair_job_id()
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SLURM_JOB_ID": job, "SLURM_PROCID": str(rank),
+               "SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_NODELIST": "127.0.0.1", "SLURM_STEP_TASKS_PER_NODE": "2"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "src.run", "train.distribution=multi_worker", *SMOKE, "train.epochs=1",
+             f"hydra.run.dir={tmp_path}/task{rank}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True))
+    results = finish(procs)
+    assert [code for code, _ in results] == [0, 0], results[0][1][-3000:] + results[1][1][-3000:]
+    assert "(from SLURM)" in results[0][1] and (tmp_path / "task0" / "model.keras").exists()
+    assert not (tmp_path / "task1" / "model.keras").exists()
