@@ -179,6 +179,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if cfg.train.get("init_weights"):  # loading a model makes variables on the chief alone: they would deadlock
             raise ConfigError("train.init_weights is not supported with train.distribution=multi_worker yet; "
                               "fine-tune with train.distribution=none or mirrored.")
+        if cfg.train.get("clip_norm") is not None:  # Keras clips before it all-reduces: each worker's part
+            raise ConfigError("train.clip_norm is not supported with train.distribution=multi_worker yet (Keras would "
+                              "clip each worker's part of the gradient, not their sum); use train.clip_norm=null.")
         if not resolve_cluster().is_chief:  # the chief alone keeps the job's folder, state and MLflow run
             return _train_worker(cfg)
     fingerprint = job_fingerprint(cfg)

@@ -133,7 +133,7 @@ def _lost_message(cluster: Cluster, when: str, text: str, exc: Exception, finish
         why = (found.group(1).strip() if found else type(exc).__name__)[:200]
     resume = (f" The chief saved every finished epoch ({finished} so far): start every worker's command again to "
               "resume from the last one." if finished is not None else
-              " Start every worker's command again (the same command on each, with its own TF_CONFIG).")
+              " Start every worker's command again.")
     return f"{who} stopped answering {when} ({why}); {cluster.describe(cluster.rank)} stops too.{resume}"
 
 

@@ -225,3 +225,18 @@ def test_two_tasks_of_an_srun_step_train_one_job(tmp_path, monkeypatch):
     assert [code for code, _ in results] == [0, 0], results[0][1][-3000:] + results[1][1][-3000:]
     assert "(from SLURM)" in results[0][1] and (tmp_path / "task0" / "model.keras").exists()
     assert not (tmp_path / "task1" / "model.keras").exists()
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.clip_norm=5.0", "train.clip_norm is not supported"),
+    ("train.init_weights=model.keras", "train.init_weights is not supported"),
+])
+def test_settings_multi_worker_cannot_honour_are_refused_before_any_worker_starts(tmp_path, monkeypatch, override, fragment):
+    from src.errors import ConfigError
+    from src.train import train
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ConfigError, match=fragment):
+        train(compose_config([*SMOKE, "train.distribution=multi_worker", override], output_dir=tmp_path))
+    assert not (tmp_path / "job.json").exists()
