@@ -16,8 +16,9 @@ a zero-weight example, so every worker runs the same collectives.
 State: worker 0 (the chief) restores the job's state and then broadcasts every model and optimizer
 variable and the epoch to resume from, so the other workers need no shared file system; only the chief
 writes files and MLflow. Validation and test sets are split into contiguous blocks, one per worker,
-and their sums all-reduced. A worker that dies makes the others' next collective fail (the address
-refuses connections), or time out after COLLECTIVE_TIMEOUT_S; they then stop with `WorkerLostError`.
+and their sums all-reduced. A worker that dies makes the others' collectives fail: at once when its
+connection is reset, else when the coordination service misses its heartbeat (HEARTBEAT_TIMEOUT_S), or
+at COLLECTIVE_TIMEOUT_S; they then stop with one `WorkerLostError` line naming it.
 """
 
 from __future__ import annotations
