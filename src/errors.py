@@ -45,3 +45,7 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
 class CompressionError(SuiteError):
     """A compression step (run in its own process) failed."""
+
+
+class WorkerLostError(SuiteError):
+    """A worker of a multi-worker job stopped answering (killed, crashed, unreachable): the others stop too."""

@@ -113,16 +113,22 @@ def train_dataset(
     start_epoch: int = 0,
     crop_pad: int = 0,
     flip: bool = False,
+    shard: tuple[int, int] = (1, 0),
 ) -> tf.data.Dataset:
-    """Batches for epochs start_epoch..epochs-1, each epoch a seeded permutation of all examples."""
+    """Batches for epochs start_epoch..epochs-1, each epoch a seeded permutation of all examples.
+
+    ``shard=(pipelines, k)``: pipeline k takes positions k, k+pipelines, ... of every epoch's order, so
+    with ``batch_size`` = global batch / pipelines, step s of the pipelines together is step s of the
+    unsharded stream (src/data/sources.py)."""
     n = len(images)
+    pipelines, me = shard
     x = tf.constant(images)
     y = tf.constant(labels.astype(np.int64))
 
     def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
-        )
+        )[me::pipelines]
 
         def load(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             return _example(x, y, i, tf.stack([tf.constant(seed, tf.int64) * 7919 + epoch, i]), crop_pad, flip)
@@ -202,8 +208,13 @@ def batch_shares(batch_size: int, extra_ratio: float) -> tuple[int, int]:
     return batch_size - extra, extra
 
 
-def eval_dataset(images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int) -> tf.data.Dataset:
-    """Un-shuffled, un-augmented batches for validation and test, normalised once and cached."""
+def eval_dataset(images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int,
+                 shard: tuple[int, int] = (1, 0)) -> tf.data.Dataset:
+    """Un-shuffled, un-augmented batches for validation and test, normalised once and cached;
+    ``shard=(pipelines, k)``: the k-th of ``pipelines`` contiguous blocks (every example once across them)."""
+    pipelines, me = shard
+    lo, hi = (len(images) * me) // pipelines, (len(images) * (me + 1)) // pipelines
+    images, labels = images[lo:hi], labels[lo:hi]
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64))).batch(batch_size)
     ds = ds.map(lambda im, lab: (norm.apply(im), lab), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.cache().prefetch(tf.data.AUTOTUNE)

@@ -124,7 +124,10 @@ class InMemorySource(Source):
         augment = {"crop_pad": self.crop_pad, "flip": self.flip}
         if self.x_extra is None:
             return train_dataset(self.x["train"], self.y["train"], norm, batch_size, seed=seed, epochs=epochs,
-                                 start_epoch=start_epoch, **augment)
+                                 start_epoch=start_epoch, shard=shard_positions(input_context), **augment)
+        if input_context is not None and input_context.num_input_pipelines > 1:
+            raise ConfigError("data.pseudo_ratio (mixed batches) cannot be sharded over several input pipelines yet; "
+                              "train it with train.distribution=none or mirrored.")
         shares = batch_shares(batch_size, float(self.pseudo_ratio))
         log.info("each batch mixes %d labelled and %d pseudo-labelled images (data.pseudo_ratio=%s)",
                  shares[0], shares[1], self.pseudo_ratio)
@@ -133,7 +136,7 @@ class InMemorySource(Source):
                                    seed=seed, epochs=epochs, steps=steps, start_epoch=start_epoch, **augment)
 
     def eval_dataset(self, split, norm, batch_size, input_context=None):
-        return eval_dataset(self.x[split], self.y[split], norm, batch_size)
+        return eval_dataset(self.x[split], self.y[split], norm, batch_size, shard=shard_positions(input_context))
 
     def take(self, split, n):
         return self.x[split][:n], self.y[split][:n]

@@ -3,8 +3,10 @@
 - ``none``: one device.
 - ``mirrored``: TensorFlow's ``tf.distribute.MirroredStrategy`` over every local GPU (or, without GPUs,
   every logical CPU device: that is how tests exercise it, with the CPU split into two).
-- ``multi_worker``: ``tf.distribute.MultiWorkerMirroredStrategy`` across machines; each worker runs the
-  same command with its own ``TF_CONFIG`` (cluster and task index), as TensorFlow documents.
+- ``multi_worker``: ``tf.distribute.MultiWorkerMirroredStrategy`` across processes (machines, or one per
+  GPU); each worker runs the same command with its own ``TF_CONFIG``, or as a task of one ``srun``
+  (`src.train.cluster`). Keras' ``fit`` fails under it, so it trains with the suite's own step
+  (`src.train.multi_worker`).
 - ``data_parallel``: Keras' ``keras.distribution.DataParallel`` on the JAX backend, over every device
   JAX sees.
 
@@ -16,8 +18,6 @@ libraries'.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,10 +41,11 @@ def check_distribution(kind: str, backend: str | None = None, jit_compile: bool 
     if kind == "data_parallel" and not jit_compile:  # measured: op-by-op all-reduces wait on each other forever
         raise ConfigError("train.distribution=data_parallel needs train.jit_compile=true: un-jitted JAX steps "
                           "deadlock in XLA's CPU all-reduce across devices.")
-    if kind == "multi_worker" and "TF_CONFIG" not in os.environ:
-        raise ConfigError("train.distribution=multi_worker needs TF_CONFIG in each worker's environment "
-                          '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-                          '"task": {"type": "worker", "index": 0}}); see tf.distribute.MultiWorkerMirroredStrategy.')
+    if kind == "multi_worker":
+        from src.train.cluster import in_cluster, resolve_cluster
+
+        if not in_cluster():
+            resolve_cluster()  # raises: says what to set
     return kind
 
 
@@ -78,11 +79,14 @@ def distribution_scope(kind: str, global_batch: int) -> Iterator[int]:
         return
     import tensorflow as tf
 
-    if kind == "mirrored":
-        strategy = tf.distribute.MirroredStrategy(devices=_tf_replica_devices())
-    else:
-        json.loads(os.environ["TF_CONFIG"])  # a malformed TF_CONFIG fails here, with its JSON error
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "multi_worker":
+        from src.train.cluster import resolve_cluster
+        from src.train.multi_worker import multi_worker_strategy
+
+        with multi_worker_strategy(resolve_cluster(), global_batch) as strategy:
+            yield int(strategy.num_replicas_in_sync)
+        return
+    strategy = tf.distribute.MirroredStrategy(devices=_tf_replica_devices())
     _check_batch(global_batch, strategy.num_replicas_in_sync)
     with strategy.scope():
         yield int(strategy.num_replicas_in_sync)

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from contextlib import nullcontext, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from src.config_schema import validate_config
 
     validate_config(cfg)  # src.run checked it before Hydra started; configs built in Python are checked here
+    if cfg.train.get("distribution", "none") == "multi_worker":
+        from src.train.cluster import resolve_cluster
+
+        check_distribution("multi_worker")
+        if cfg.train.get("init_weights"):  # loading a model makes variables on the chief alone: they would deadlock
+            raise ConfigError("train.init_weights is not supported with train.distribution=multi_worker yet; "
+                              "fine-tune with train.distribution=none or mirrored.")
+        if cfg.train.get("clip_norm") is not None:  # Keras clips before it all-reduces: each worker's part
+            raise ConfigError("train.clip_norm is not supported with train.distribution=multi_worker yet (Keras would "
+                              "clip each worker's part of the gradient, not their sum); use train.clip_norm=null.")
+        if not resolve_cluster().is_chief:  # the chief alone keeps the job's folder, state and MLflow run
+            return _train_worker(cfg)
     fingerprint = job_fingerprint(cfg)
     if cfg.get("resume_root"):
         for dead in reap_dead_jobs(Path(cfg.resume_root)):
@@ -272,40 +284,54 @@ def _train(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None
     """The job under ``train.precision``'s dtype policy and ``train.distribution``'s engine."""
     precision = check_precision(cfg.train.get("precision", "float32"))
     kind = check_distribution(cfg.train.get("distribution", "none"), jit_compile=bool(cfg.train.get("jit_compile", True)))
-    with dtype_policy(precision), distribution_scope(kind, int(cfg.data.batch_size)) as replicas:
+    with dtype_policy(precision), ExitStack() as engine:
+        replicas = engine.enter_context(distribution_scope(kind, int(cfg.data.batch_size)))
         if replicas > 1:
             log.info("train.distribution=%s: %d replicas, %d examples each per step (global batch %d)",
                      kind, replicas, int(cfg.data.batch_size) // replicas, int(cfg.data.batch_size))
-        return _train_in_scope(cfg, out, resuming, resume_run_id)
+        return _train_in_scope(cfg, out, resuming, resume_run_id, leave_engine=engine.close)
 
 
-def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None) -> dict[str, Any]:
-    started = time.perf_counter()
-    seed_everything(cfg.seed, cfg.train.get("deterministic", True))
-
-    data_cfg = cfg.data
-    data, norm = job_data(data_cfg)  # in memory, or streamed from disk (src/data/sources.py)
-    size, channels = int(data_cfg.image_size), int(data_cfg.channels)
-    n_train = data.num_examples("train")
-
-    _check_export_formats(cfg)  # before training: a typo here must not cost a training run
+def _data_and_network(cfg: DictConfig):
+    """(data source, normalisation, host normalisation or None, network, trainer): ``trainer`` is the network,
+    or the network behind on-device input normalisation (it shares the network's variables)."""
+    data, norm = job_data(cfg.data)  # in memory, or streamed from disk (src/data/sources.py)
+    size, channels = int(cfg.data.image_size), int(cfg.data.channels)
     model = build_from_config(cfg, (size, size, channels), data.num_classes)
-    deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
     # A streamed data set's uint8 batches are normalised on the device (src/train/input_normalization.py);
-    # `trainer` shares the network's variables. Networks with auxiliary heads keep host normalisation.
+    # networks with auxiliary heads keep host normalisation.
     on_device = data.streaming and not has_aux_heads(model)
     trainer = with_input_normalization(model, norm) if on_device else model
-    host_norm = None if on_device else norm
-    params, macs = count_params(deployed), count_macs(deployed)
-    log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
-             cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
+    return data, norm, None if on_device else norm, model, trainer
 
-    batch = int(data_cfg.batch_size)
-    epochs = int(cfg.train.epochs)
-    spe = steps_per_epoch(n_train, batch)
-    val_ds = data.eval_dataset("val", host_norm, int(data_cfg.eval_batch_size))
-    test_ds = data.eval_dataset("test", host_norm, int(data_cfg.eval_batch_size))
 
+def _multi_worker_trainer(cfg: DictConfig, model: keras.Model, trainer: keras.Model, loss: keras.losses.Loss):
+    """The multi-worker step driver for ``trainer`` (src/train/multi_worker.py) and this worker's input context."""
+    import tensorflow as tf
+
+    from src.train.cluster import resolve_cluster
+    from src.train.multi_worker import MultiWorkerTrainer
+
+    cluster = resolve_cluster()
+    weights = [1.0]
+    if has_aux_heads(model):
+        weights += [aux_loss_weight(cfg.model.name, cfg.train.get("aux_loss_weight"))] * (len(model.outputs) - 1)
+    context = tf.distribute.InputContext(num_input_pipelines=cluster.size, input_pipeline_id=cluster.rank,
+                                         num_replicas_in_sync=cluster.size)
+    return MultiWorkerTrainer(tf.distribute.get_strategy(), cluster, trainer, loss, weights), context
+
+
+def _epoch_data(cfg: DictConfig, data, host_norm, context, steps: int):
+    """Epoch e of this worker's shard of the training stream, in batches of its share of data.batch_size."""
+    per_worker = int(cfg.data.batch_size) // int(context.num_input_pipelines)
+    return lambda epoch: data.train_dataset(host_norm, per_worker, seed=int(cfg.seed), epochs=epoch + 1,
+                                            start_epoch=epoch, steps=steps, input_context=context)
+
+
+def _compile(cfg: DictConfig, model: keras.Model, trainer: keras.Model, spe: int, batch: int) -> keras.losses.Loss:
+    """Compile ``trainer`` with the recipe's optimiser, loss and accuracy; returns the loss. Every worker of a
+    multi-worker job runs this same sequence: the strategy broadcasts each new variable from the chief, so
+    all must create the same variables in the same order."""
     jit = bool(cfg.train.get("jit_compile", True))  # XLA on TensorFlow; jax.jit on JAX (eager JAX is slow)
     if jit and keras.backend.backend() == "tensorflow" and cfg.train.get("deterministic", True):
         # Keras silently refuses XLA while TF op determinism is on (trainer.model_supports_jit).
@@ -326,19 +352,78 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         )
     else:
         trainer.compile(optimizer=build_optimizer(cfg.train, spe, batch), loss=loss, metrics=[accuracy], jit_compile=jit)
+    return loss
+
+
+def _train_worker(cfg: DictConfig) -> dict[str, Any]:
+    """A multi-worker job's worker other than the chief: it trains its shard in step with the others and
+    writes nothing (the chief writes the job's files and MLflow run)."""
+    precision = check_precision(cfg.train.get("precision", "float32"))
+    with dtype_policy(precision), distribution_scope("multi_worker", int(cfg.data.batch_size)):
+        seed_everything(cfg.seed, cfg.train.get("deterministic", True))
+        data, _, host_norm, model, trainer = _data_and_network(cfg)
+        batch, epochs = int(cfg.data.batch_size), int(cfg.train.epochs)
+        spe = steps_per_epoch(data.num_examples("train"), batch)
+        loss = _compile(cfg, model, trainer, spe, batch)
+        driver, context = _multi_worker_trainer(cfg, model, trainer, loss)
+        start_epoch = driver.sync_from_chief(0)
+        if cfg.train.get("sparsity"):
+            apply_fixed_masks(model, float(cfg.train.sparsity))
+        eval_batch = int(cfg.data.eval_batch_size)
+        guard = LossGuard()
+        driver.fit(_epoch_data(cfg, data, host_norm, context, spe), epochs, start_epoch, spe,
+                   data.eval_dataset("val", host_norm, eval_batch, input_context=context), [guard])
+        if guard.diverged:
+            raise TrainingDivergedError(f"training loss became {guard.diverged[1]} in epoch {guard.diverged[0]}; "
+                                        "the chief's error says what to change.")
+        test_loss, test_acc = driver.evaluate(data.eval_dataset("test", host_norm, eval_batch, input_context=context))
+    log.info("%s done: test accuracy %.4f (the chief writes the job's results)",
+             driver.cluster.describe(driver.cluster.rank), test_acc)
+    return {"test_loss": test_loss, "test_accuracy": test_acc}
+
+
+def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: str | None,
+                    leave_engine=lambda: None) -> dict[str, Any]:
+    started = time.perf_counter()
+    seed_everything(cfg.seed, cfg.train.get("deterministic", True))
+
+    data_cfg = cfg.data
+    _check_export_formats(cfg)  # before training: a typo here must not cost a training run
+    data, norm, host_norm, model, trainer = _data_and_network(cfg)
+    size, channels = int(data_cfg.image_size), int(data_cfg.channels)
+    n_train = data.num_examples("train")
+    deployed = inference_network(model)  # the model itself, or its main output without auxiliary heads
+    multi_worker = cfg.train.get("distribution", "none") == "multi_worker"
+    params, macs = count_params(deployed), count_macs(deployed)
+    log.info("%s: %s trainable parameters, %.2f M MACs at %dx%dx%d",
+             cfg.model.name, f"{params.trainable:,}", macs.total / 1e6, size, size, channels)
+
+    batch = int(data_cfg.batch_size)
+    epochs = int(cfg.train.epochs)
+    spe = steps_per_epoch(n_train, batch)
+    driver = context = None
+
+    loss = _compile(cfg, model, trainer, spe, batch)
+    if multi_worker:  # each worker evaluates its block of the validation and test sets
+        driver, context = _multi_worker_trainer(cfg, model, trainer, loss)
+    val_ds = data.eval_dataset("val", host_norm, int(data_cfg.eval_batch_size), input_context=context)
+    test_ds = data.eval_dataset("test", host_norm, int(data_cfg.eval_batch_size), input_context=context)
     start_epoch = restore_state(trainer, out) if resuming else 0
     if start_epoch:
         log.info("restored model and optimizer state after epoch %d of %d", start_epoch, epochs)
         truncate_history(out, start_epoch)
     elif cfg.train.get("init_weights"):
         _load_initial_weights(model, cfg.train.init_weights)
+    if driver:  # the other workers take the state the chief restored (or initialised)
+        start_epoch = driver.sync_from_chief(start_epoch)
     if cfg.train.get("sparsity"):  # DSD's sparse phase: after the initial (or restored) weights, before any step
         kept = apply_fixed_masks(model, float(cfg.train.sparsity))
         log.info("train.sparsity=%s: %d kernels pruned by magnitude and held sparse (%.1f %% of their weights kept)",
                  cfg.train.sparsity, len(kept), 100 * (1 - cfg.train.sparsity))
-    train_ds = data.train_dataset(host_norm, batch, seed=int(cfg.seed), epochs=epochs, start_epoch=start_epoch, steps=spe)
-    if has_aux_heads(model):
-        train_ds, val_ds, test_ds = (repeat_labels(ds, outputs) for ds in (train_ds, val_ds, test_ds))
+    train_ds = None if driver else data.train_dataset(host_norm, batch, seed=int(cfg.seed), epochs=epochs,
+                                                      start_epoch=start_epoch, steps=spe)
+    if has_aux_heads(model) and not driver:
+        train_ds, val_ds, test_ds = (repeat_labels(ds, len(model.outputs)) for ds in (train_ds, val_ds, test_ds))
 
     # The job folder describes itself with or without MLflow (src.compress.run and re-runs read it).
     write_config(out, cfg)  # resolved, no credentials
@@ -356,7 +441,7 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
                 _log_run_inputs(cfg, out, data, norm, params, macs, batch)
         _start_watchdog(cfg, out, run_id)
         callbacks: list[keras.callbacks.Callback] = [EpochTimer(n_train), LossGuard()]
-        if has_aux_heads(model):
+        if has_aux_heads(model) and not driver:  # the multi-worker driver logs the main output's names itself
             callbacks.insert(1, MainOutputMetrics(model.output_names[0]))
         callbacks.append(EpochCSVLogger(str(history_path(out)), append=start_epoch > 0))
         if run:
@@ -368,10 +453,13 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         verbosity = _verbosity(cfg.train)
         if verbosity == 2 and cfg.train.get("progress_every_s"):  # no progress bar: say how the epoch goes
             callbacks.append(ProgressLog(cfg.train.progress_every_s, batch, log))
-        trainer.fit(
-            train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
-            callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
-        )
+        if driver:
+            driver.fit(_epoch_data(cfg, data, host_norm, context, spe), epochs, start_epoch, spe, val_ds, callbacks)
+        else:
+            trainer.fit(
+                train_ds, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=spe, validation_data=val_ds,
+                callbacks=callbacks, verbose=verbosity, shuffle=False,  # the stream is shuffled already
+            )
         history = read_history_csv(history_path(out))  # every epoch, across resumptions
         train_loss = history["loss"][-1] if history.get("loss") else float("nan")
         if loss_diverged(train_loss):
@@ -387,7 +475,9 @@ def _train_in_scope(cfg: DictConfig, out: Path, resuming: bool, resume_run_id: s
         dead = dead_bn_channels(deployed)
         if dead:
             log.warning("%s: %s", cfg.model.name, describe_dead_channels(dead))
-        test_loss, test_acc = _evaluate_main_output(trainer, test_ds)
+        test_loss, test_acc = driver.evaluate(test_ds) if driver else _evaluate_main_output(trainer, test_ds)
+        if driver:  # the last collective: a variable made from here on (export) must not wait for the others
+            leave_engine()
         results: dict[str, Any] = {
             "test_loss": float(test_loss),
             "test_accuracy": float(test_acc),

@@ -90,3 +90,22 @@ def test_eval_dataset_keeps_order(small):
     norm = Normalization.create([0.0], [1.0], 1)
     got = np.concatenate([b[1] for b in batches(eval_dataset(x, y, norm, 3))])
     np.testing.assert_array_equal(got, y)
+
+
+def test_two_shards_at_half_the_batch_make_up_each_step_of_the_unsharded_stream(small):
+    """Positional sharding (src/data/sources.py): step s of pipelines 0 and 1 at batch 2 together hold
+    step s of one pipeline at batch 4, the same examples with the same crops and flips (what a
+    multi-worker step needs to equal a one-process step); evaluation shards cover the split once."""
+    x, y = small
+    norm = Normalization.create([0.0], [1.0], 1)
+    kw = dict(seed=4, epochs=2, crop_pad=1, flip=True)
+    whole = batches(train_dataset(x, y, norm, batch_size=4, **kw))
+    shards = [batches(train_dataset(x, y, norm, batch_size=2, shard=(2, k), **kw)) for k in range(2)]
+    assert [len(s) for s in shards] == [6, 6] and len(whole) == 6  # 10 examples: batches of 4, 4, 2 per epoch
+    for step, (images, labels) in enumerate(whole):
+        got = {int(label): image for k in range(2) for image, label in zip(shards[k][step][0], shards[k][step][1])}
+        assert sorted(got) == sorted(labels.tolist())
+        for image, label in zip(images, labels):
+            np.testing.assert_array_equal(got[int(label)], image)
+    blocks = [np.concatenate([b[1] for b in batches(eval_dataset(x, y, norm, 3, shard=(3, k)))]) for k in range(3)]
+    np.testing.assert_array_equal(np.concatenate(blocks), y)
