@@ -234,6 +234,15 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
         ("tests/scaleout/test_scale_out_cli.py::test_the_slurm_sweep_command_composes_submitits_slurm_launcher_with_requeue_on_time_outs",
          "tests/scaleout/test_submitit_sweep.py"),
         "no SLURM cluster: Hydra composes these settings through the CLI, and submitit_local runs the same path"),
+    **{(f"TF_CONFIG='{{\"cluster\": {{\"worker\": [\"host1:23456\", \"host2:23456\"]}}, \"task\": {{\"type\": \"worker\", "
+        f"\"index\": {index}}}}}' .venv/bin/python -m src.run train.distribution=multi_worker data.batch_size=256"): CoveredBy(
+        ("tests/scaleout/test_multi_worker.py::test_two_workers_killed_after_epoch_1_resume_and_end_with_the_one_process_weights",),
+        "two real worker processes: the test reads this command from the page, swaps the hosts for free 127.0.0.1 ports "
+        "and runs both (killed, resumed, weights equal to one process)") for index in (0, 1)},
+    ("srun --nodes=2 --ntasks-per-node=4 --gpus-per-node=4 .venv/bin/python -m src.run train.distribution=multi_worker "
+     "data.batch_size=1024"): CoveredBy(
+        ("tests/scaleout/test_multi_worker.py::test_two_tasks_of_an_srun_step_train_one_job",),
+        "no SLURM cluster: the test runs the command's two tasks on 127.0.0.1 with SLURM's environment variables"),
     "pip install psycopg2-binary": Exempt("installs a package on the tracking server's machine (the test extra installs it here)"),
     ("mlflow server --host 0.0.0.0 --port 5000 --workers 4 --backend-store-uri "
      "postgresql+psycopg2://mlflow:<password>@dbhost:5432/mlflow --artifacts-destination /shared/mlflow-artifacts"): CoveredBy(
