@@ -168,6 +168,7 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
     "python -m src.report.dsd --from-results experiments/dsd/results.csv": Run(("experiments/dsd/README.md",)),
     "python -m src.report.power se_placement": Run(()),
     "python -m src.report.power all --out experiments/ablation_power": Run(("experiments/ablation_power/README.md",)),
+    "python -m src.report.power se_placement --accuracy 0.90 --sd 0.25 --minutes 4": Run(()),
     ('python -m src.report.calibrate se_placement --claim 2 --budget "train.epochs=6 data.train_subset=14000" '
      '--budget "train.epochs=12 data.train_subset=28000"'): Run((), extra="--dry-run"),
     "python -m src.report.calibrate se_placement --claim 2 --judge <sweep at budget 1> <sweep at budget 2>": CoveredBy(
@@ -213,6 +214,9 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
         extra="--models squeezenet1_1 --precisions float32 --size 32 --batch 2 --steps 1 --warmup 0 --jit 0 --no-torch "
               "--matmul-n 64 --out accelerator",
         slow_beside="tests/bench/test_accelerator.py::test_tiny_run_writes_one_row_per_precision"),
+    ".venv/bin/python -m src.bench.roi_pooling": CoveredBy(
+        ("tests/bench/test_roi_pooling_bench.py::test_cli_times_every_operator_forward_and_backward",),
+        "minutes at the detector-head shape; that test runs it through the CLI at the small shape, every operator"),
     ".venv/bin/python -m src.bench.input_pipeline": CoveredBy(
         ("tests/data/test_paper_scale_cli.py::test_input_pipeline_benchmark_through_the_cli",),
         "generates a JPEG tree with bad files; that test runs it through the CLI at 10 files"),
