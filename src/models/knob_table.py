@@ -27,7 +27,7 @@ RENAMED_VALUES = {("stem", "cifar"): "small"}
 def renamed(knob: str, value: Any, choices: Sequence[Any]) -> str | None:
     """The one line refusing an old spelling of one of ``choices``, else None."""
     new = RENAMED_VALUES.get((knob, value)) if isinstance(value, str) else None
-    return f"{knob}={value!r} is now spelled {new!r}." if new in choices else None
+    return f"{knob}={value!r} is now spelled {new!r}." if new is not None and new in choices else None
 
 
 def registry_table() -> dict[str, dict[str, Any]]:
