@@ -6,8 +6,8 @@ import mlflow
 import pytest
 
 from src.report.ablation_specs import SPECS
-from tests.helpers.config import CONF
 from tests.helpers.cli import run_cli
+from tests.helpers.config import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 

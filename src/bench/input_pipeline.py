@@ -196,9 +196,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.worker:
         print(json.dumps(_worker(*args.worker)))
         return []
-    from src.data.fake_tree import BAD_KINDS, make_tree
-
     from src.atomic_files import write_rows
+    from src.data.fake_tree import BAD_KINDS, make_tree
 
     with tempfile.TemporaryDirectory(prefix="input_bench_") as work:
         per_class = max(1, args.files // 10)

@@ -27,8 +27,15 @@ from omegaconf import DictConfig
 
 from src.atomic_files import write_rows
 from src.bench.measure import (
-    Timing, inference_timings, keras_train_stepper, litert_latency, matmul_limit, peak_memory_mib,
-    pipeline_throughput, timed_rounds, timing,
+    Timing,
+    inference_timings,
+    keras_train_stepper,
+    litert_latency,
+    matmul_limit,
+    peak_memory_mib,
+    pipeline_throughput,
+    timed_rounds,
+    timing,
 )
 from src.bench.onednn import onednn_worker
 from src.bench.peers import CLASSES, KERAS_APPLICATIONS, TORCHVISION, build_ours

@@ -142,10 +142,11 @@ def qat_job(job_dir: Path, epochs: int, train_subset: int, batch_size: int, lear
     import time
 
     import keras
+
+    from src.atomic_files import atomic_write_bytes
     from src.compress.run import IN_MEMORY_USER
     from src.compress.twin import check_twin, tf_keras_twin
     from src.errors import ExportError
-    from src.atomic_files import atomic_write_bytes
     from src.export.tflite import tflite_filename, verify_and_record
     from src.job_folder import job_arrays, load_config, load_trained_model
 

@@ -25,7 +25,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import yaml  # noqa: E402
 
 from src.compress.pipeline import (  # noqa: E402
-    DEFAULT_PRUNE_SCHEDULE, PRUNE_SCHEDULES, LayerSetting, evaluate, prune, quantise, storage,
+    DEFAULT_PRUNE_SCHEDULE,
+    PRUNE_SCHEDULES,
+    LayerSetting,
+    evaluate,
+    prune,
+    quantise,
+    storage,
 )
 from src.compress.storage import layer_fields, table  # noqa: E402
 from src.errors import ConfigError, SuiteError  # noqa: E402
@@ -118,10 +124,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def compress_job(args) -> dict:
+    import keras
+
     from src.compress.twin import check_twin, copy_weights_back, tf_keras_twin
     from src.job_folder import load_trained_model
-
-    import keras
 
     keras.utils.set_random_seed(args.seed)
     started = time.perf_counter()

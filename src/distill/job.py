@@ -24,14 +24,18 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from src.atomic_files import atomic_write_text
 from src.data import load_semi_supervised
 from src.data.labelled import save_pseudo_labels
 from src.data.pipeline import Normalization, adapt_images
 from src.distill.pseudo_labels import (
-    class_proportional_mask, ensemble, fixed_threshold_mask, precision_coverage_curve, pseudo_label_stats,
+    class_proportional_mask,
+    ensemble,
+    fixed_threshold_mask,
+    precision_coverage_curve,
+    pseudo_label_stats,
 )
 from src.distill.transforms import parse_transforms
-from src.atomic_files import atomic_write_text
 from src.errors import ConfigError
 from src.job_folder import load_trained_model, model_path
 from src.train.staged import run_staged_job, sub_config
@@ -57,7 +61,7 @@ def check_distill_config(cfg: DictConfig) -> None:
     if cfg.data.get("pseudo_labels"):
         raise ConfigError("data.pseudo_labels is written by the distillation job itself; leave it null.")
     sets = cfg.distill.transform_sets
-    for name, specs in sets.items():
+    for specs in sets.values():
         parse_transforms(list(specs))
     if not cfg.distill.students:
         raise ConfigError("distill.students is empty: name at least one student (transforms + threshold).")

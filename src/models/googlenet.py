@@ -133,7 +133,7 @@ def googlenet(
     inputs = model_input(input_shape, (224, 224, 3), 32 if stem == "imagenet" else 8, where)
     x = _stem(inputs, stem, batch_norm)
     aux_outputs = []
-    for i, (module, row) in enumerate(INCEPTION_TABLE):
+    for module, row in INCEPTION_TABLE:
         if row is None:
             x = layers.MaxPooling2D(3, 2, padding="same", name=f"{module}_max")(x)
             continue

@@ -56,6 +56,7 @@ from keras import layers
 from src.errors import ConfigError
 from src.layers.squeeze_excite import squeeze_excite
 from src.models.common import CONV_INIT, check_choice, classifier_head, model_input
+from src.models.inception_v2 import SE_PAPER, SE_REDUCTIONS, check_se_reduction
 from src.models.inception_v4 import (
     MIN_INPUT,
     PAPER,
@@ -67,7 +68,6 @@ from src.models.inception_v4 import (
     reduction_block,
     stem_v4,
 )
-from src.models.inception_v2 import SE_PAPER, SE_REDUCTIONS, check_se_reduction
 from src.models.registry import register_model
 
 Branches = tuple[tuple[ConvSpec, ...], ...]

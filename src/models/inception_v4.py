@@ -100,7 +100,7 @@ def reduction_block(x, branches: Sequence[Sequence[ConvSpec]], name: str):
 
 def reduction_a(x, klmn: Sequence[int], name: str = "reduction_a"):
     """Reduction-A (Fig. 7): 3×3/2 n | 1×1 k → 3×3 l → 3×3/2 m | max-pool (k, l, m, n per network)."""
-    k, l, m, n = klmn
+    k, l, m, n = klmn  # noqa: E741 — the paper's names (Table 1)
     return reduction_block(x, (((n, 3, 2),), ((k, 1), (l, 3), (m, 3, 2))), name)
 
 

@@ -7,8 +7,8 @@ model is tested automatically (timm's pattern).
 from __future__ import annotations
 
 import fnmatch
-import sys
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any

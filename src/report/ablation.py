@@ -18,10 +18,9 @@ import csv
 import json
 import math
 import statistics
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
-
 
 from src.job_folder import read_config, read_history, read_job, read_results
 from src.report.ablation_specs import SPECS, AblationSpec, Claim, TrendClaim, ablation_name, is_quick, value

@@ -26,8 +26,8 @@ import numpy as np
 
 from src.atomic_files import write_rows
 from src.errors import ExportError
-from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job, read_config
 from src.export.tflite import FORMATS, open_interpreter, quantize_input, report_hint
+from src.job_folder import CONFIG_FILE, MODEL_FILE, is_trained_job, read_config
 from src.report.markdown import write_readme
 
 LATENCY_RUNS = 50

@@ -6,7 +6,8 @@ Written here because matplotlib places annotations blindly and its log axis labe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def plain_log_x_axis(ax: Any) -> None:

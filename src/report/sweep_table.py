@@ -32,9 +32,15 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from src.job_folder import (
-    has_results, point_folders, point_overrides, read_config, read_history, read_job, read_results, resolved_job_dir,
+    has_results,
+    point_folders,
+    point_overrides,
+    read_config,
+    read_history,
+    read_job,
+    read_results,
+    resolved_job_dir,
 )
 from src.report.markdown import write_readme
 

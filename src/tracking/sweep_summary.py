@@ -20,7 +20,6 @@ from omegaconf import DictConfig
 
 from src.job_folder import point_folders, point_overrides, read_job, read_results, resolved_job_dir
 
-
 #: job.json statuses of a point that did not finish.
 NOT_FINISHED = ("failed", "interrupted", "killed", "running", "carried")
 

@@ -42,10 +42,10 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from src.errors import CheckpointError, ConfigError
-from src.redact import redact, redact_tree
 from src.atomic_files import atomic_path
+from src.errors import CheckpointError, ConfigError
 from src.job_folder import CONFIG_FILE, JOB_FILE, has_config, pid_alive, read_config, read_job, results_path, write_job
+from src.redact import redact, redact_tree
 
 #: 2: the MLflow half is hashed too, text files are redacted (format 1 bundles are refused).
 FORMAT = 2

@@ -24,28 +24,55 @@ from src.atomic_files import atomic_write_text
 from src.data.pipeline import Normalization, steps_per_epoch
 from src.errors import ArtifactWriteError, ConfigError, TrainingDivergedError
 from src.job_folder import (
-    config_path, has_results, history_path, job_data, mark_stopped, point_to_job, read_history_csv, read_job, read_results,
-    results_path, truncate_history, verification_set, write_config, write_job, write_results,
+    config_path,
+    has_results,
+    history_path,
+    job_data,
+    mark_stopped,
+    point_to_job,
+    read_history_csv,
+    read_job,
+    read_results,
+    results_path,
+    truncate_history,
+    verification_set,
+    write_config,
+    write_job,
+    write_results,
 )
 from src.models import build_model
 from src.profiling import count_macs, count_params
 from src.redact import redact_tree
 from src.tracking.provenance import git_info
 from src.train.aux_heads import aux_loss_weight, has_aux_heads, inference_network, repeat_labels
-from src.train.bn_health import dead_bn_channels, describe as describe_dead_channels
+from src.train.bn_health import dead_bn_channels
+from src.train.bn_health import describe as describe_dead_channels
 from src.train.callbacks import (
-    MAX_TRAINING_LOSS, EpochCSVLogger, EpochTimer, LossGuard, MainOutputMetrics, ProgressLog, loss_diverged,
+    MAX_TRAINING_LOSS,
+    EpochCSVLogger,
+    EpochTimer,
+    LossGuard,
+    MainOutputMetrics,
+    ProgressLog,
+    loss_diverged,
+)
+from src.train.distribution import check_distribution, distribution_scope
+from src.train.input_normalization import with_input_normalization
+from src.train.interrupt import sigterm_as_interrupt
+from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
+from src.train.precision import check_precision, dtype_policy, float32_copy
+from src.train.resume import (
+    TrainingState,
+    claim_job,
+    clear_state,
+    earlier_job,
+    job_fingerprint,
+    reap_dead_jobs,
+    restore_state,
+    running_elsewhere,
+    saved_epoch,
 )
 from src.train.sparsity import apply_fixed_masks, kernel_sparsity
-from src.train.distribution import check_distribution, distribution_scope
-from src.train.precision import check_precision, dtype_policy, float32_copy
-from src.train.input_normalization import with_input_normalization
-from src.train.optim import SparseSmoothedCrossEntropy, build_optimizer, effective_learning_rate
-from src.train.interrupt import sigterm_as_interrupt
-from src.train.resume import (
-    TrainingState, claim_job, clear_state, earlier_job, job_fingerprint, reap_dead_jobs, restore_state,
-    running_elsewhere, saved_epoch,
-)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +149,7 @@ def tracking_run(cfg: DictConfig, resume_run_id: str | None = None):
         return nullcontext(None)
     import mlflow
 
-    from src.tracking import compute_environment, git_info, library_versions, resolve_tracking_uri, setup_experiment
-
-    from src.tracking import naming
+    from src.tracking import compute_environment, git_info, library_versions, naming, resolve_tracking_uri, setup_experiment
 
     uri = resolve_tracking_uri(cfg.logger.get("tracking_uri"))
     debug = naming.hydra_choice("debug")

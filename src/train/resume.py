@@ -26,8 +26,8 @@ from typing import Any
 import keras
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import CheckpointError, ConfigError
 from src.atomic_files import atomic_path, atomic_write_text
+from src.errors import CheckpointError, ConfigError
 from src.job_folder import job_folders, job_lock, job_record_path, pid_alive, read_job, write_job
 
 STATE_DIR = "state"

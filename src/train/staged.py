@@ -19,10 +19,18 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from src.tracking.provenance import git_info
 from src.job_folder import (
-    RESULTS_FILE, config_path, has_results, mark_stopped, point_to_job, read_results, write_config, write_job, write_results,
+    RESULTS_FILE,
+    config_path,
+    has_results,
+    mark_stopped,
+    point_to_job,
+    read_results,
+    write_config,
+    write_job,
+    write_results,
 )
+from src.tracking.provenance import git_info
 from src.train.interrupt import sigterm_as_interrupt
 from src.train.resume import earlier_job, job_fingerprint
 

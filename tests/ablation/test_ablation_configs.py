@@ -120,8 +120,8 @@ def test_se_reduction_report_counts_match_table_10(point, paper_params):
 
 @pytest.mark.parametrize("point", ["L1M15", "L2M10", "L4M7", "L8M5", "L12M4", "L56M1"])
 def test_igc_points_share_one_parameter_budget(point):
-    from src.train.loop import build_from_config
     from src.profiling import count_params
+    from src.train.loop import build_from_config
 
     cfg = compose_config(["experiment=igc_partitions", f"point/igc_partitions={point}"])
     params = count_params(build_from_config(cfg, (28, 28, 1), 10)).trainable

@@ -20,7 +20,6 @@ from src.compress.twin import check_twin, tf_keras_twin  # noqa: E402
 from src.export.tflite import tflite_op_names, verify_tflite  # noqa: E402
 from src.models import build_model  # noqa: E402
 
-
 #: Small settings per network; the grouped ones exercise the QAT twin's split convs
 #: and affine BNs (`tf_keras_twin(for_qat=True)`).
 NETWORKS = {

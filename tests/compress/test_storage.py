@@ -8,7 +8,13 @@ import pytest
 from src.compress import huffman
 from src.compress import paper_settings as paper
 from src.compress.storage import (
-    codebook_of, decode_layer, encode_layer, expected_layer_storage, layer_storage, relative_positions, table,
+    codebook_of,
+    decode_layer,
+    encode_layer,
+    expected_layer_storage,
+    layer_storage,
+    relative_positions,
+    table,
 )
 from src.models import build_model
 

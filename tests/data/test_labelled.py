@@ -7,7 +7,10 @@ import pytest
 
 from src.data import load_semi_supervised, load_splits
 from src.data.labelled import (
-    load_pseudo_labels, save_pseudo_labels, stratified_labelled_split, with_pseudo_labels,
+    load_pseudo_labels,
+    save_pseudo_labels,
+    stratified_labelled_split,
+    with_pseudo_labels,
 )
 from src.data.pipeline import Normalization, batch_shares, mixed_train_dataset
 from src.errors import ConfigError, DataError
@@ -92,7 +95,7 @@ def _mixed(start_epoch=0, epochs=2, seed=5):
 def test_mixed_batches_hold_the_shares_and_cycle_the_small_source():
     batches = [(np.rint(x.numpy()[:, 0, 0, 0]).astype(int), y.numpy()) for x, y in _mixed()]
     assert len(batches) == 10  # 2 epochs x 5 steps
-    for x, y in batches:
+    for _x, y in batches:
         np.testing.assert_array_equal(y, [0] * 6 + [1] * 4)
     first_epoch = np.concatenate([x[:6] for x, _ in batches[:5]])  # 30 draws from 10 labelled images
     np.testing.assert_array_equal(np.bincount(first_epoch, minlength=10), [3] * 10)

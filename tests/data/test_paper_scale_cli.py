@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from src.data.fake_tree import BAD_KINDS, make_tree
-from tests.helpers.config import ROOT
 from tests.helpers.cli import run_cli
+from tests.helpers.config import ROOT
 
 SMALL = ["debug=smoke", "data.batch_size=8", "data.eval_batch_size=8", "data.val_fraction=0.2", "logger=none"]
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from src.distill.pseudo_labels import (
-    class_proportional_mask, ensemble, fixed_threshold_mask, precision_coverage_curve, pseudo_label_stats, softmax,
+    class_proportional_mask,
+    ensemble,
+    fixed_threshold_mask,
+    precision_coverage_curve,
+    pseudo_label_stats,
+    softmax,
 )
 from src.errors import ConfigError
 

@@ -20,7 +20,7 @@ def write_point(sweep: Path, index: int, point: str, groups: int, shuffle: bool,
     if accuracy is not None:
         (folder / "results.json").write_text(json.dumps({"test_accuracy": accuracy, "params_trainable": 60000,
                                                          "macs": 2.5e6, "wall_seconds": 100.0}))
-        (folder / "history.csv").write_text("epoch,loss,val_accuracy\n0,1.2,0.5\n1,0.8,%.3f\n" % accuracy)
+        (folder / "history.csv").write_text(f"epoch,loss,val_accuracy\n0,1.2,0.5\n1,0.8,{accuracy:.3f}\n")
     return folder
 
 

@@ -14,6 +14,7 @@ from src.models import inception_v2 as v2
 from src.models import inception_v3 as v3
 from src.profiling import count_params
 
+
 @pytest.fixture(scope="module")
 def imagenet_models():
     keras.backend.clear_session()

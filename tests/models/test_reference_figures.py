@@ -18,7 +18,6 @@ from src.models.reference_figures import REFERENCE
 from src.profiling import count_macs, count_params
 
 
-
 def _tier(name: str):
     large = max(get_spec(name).default_input_shape[:2]) > 64 or name == "resnet1202"
     return pytest.param(name, marks=pytest.mark.slow) if large else name

@@ -11,8 +11,8 @@ import yaml
 
 from src.errors import ConfigError
 from src.models import build_model
-from src.models.reference_figures import REFERENCE
 from src.models import inception_v2 as v2
+from src.models.reference_figures import REFERENCE
 from src.models.registry import get_spec
 from src.profiling import count_macs, count_params
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from src.errors import CheckpointError, ConfigError, DataError
+from src.job_folder import job_lock, read_job, write_job
 from src.redact import MASK, redact, redact_logging
 from src.train.carry import MANIFEST, pack, unpack
-from src.job_folder import job_lock, read_job, write_job
 from tests.helpers.config import ROOT, TINY_JOB
 from tests.helpers.jobs import stopped_job
 

@@ -8,8 +8,8 @@ import pytest
 
 from src.errors import ConfigError
 from src.models import build_model
-from tests.helpers.config import TINY_JOB
 from tests.helpers.cli import run_cli
+from tests.helpers.config import TINY_JOB
 
 
 @pytest.mark.parametrize(

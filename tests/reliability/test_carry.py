@@ -15,10 +15,17 @@ import numpy as np
 import pytest
 
 from src.errors import CheckpointError, ConfigError
-from src.train.carry import DROPPED_TAGS, main, pack, read_manifest, unpack
 from src.job_folder import write_job
+from src.train.carry import DROPPED_TAGS, main, pack, read_manifest, unpack
 from tests.helpers.jobs import (
-    JOB, final_weights, fresh_store, kill_after_epoch, run, start, stopped_job, wait_for_the_watchdog,
+    JOB,
+    final_weights,
+    fresh_store,
+    kill_after_epoch,
+    run,
+    start,
+    stopped_job,
+    wait_for_the_watchdog,
 )
 
 

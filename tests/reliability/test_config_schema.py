@@ -13,8 +13,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from src.cli_checks import check_values, sweep_points
 from src.config_schema import DATA_SCHEMAS, TFLITE_FORMATS, validate_config
 from src.errors import ConfigError
-from tests.helpers.config import TINY_JOB, compose_config
 from tests.helpers.cli import run_cli
+from tests.helpers.config import TINY_JOB, compose_config
 
 #: The cases of issue 44 item 4 that crashed with a traceback (or, for epochs=0, blamed a NaN loss).
 ISSUE_CASES = [

@@ -7,8 +7,8 @@ import json
 import mlflow
 import pytest
 
-from tests.helpers.config import TINY_JOB
 from tests.helpers.cli import run_cli
+from tests.helpers.config import TINY_JOB
 
 
 def test_nan_loss_stops_the_job_marks_it_failed_and_names_the_knob(tmp_path):
@@ -56,8 +56,8 @@ def test_two_sweep_points_writing_one_local_store_in_parallel_lose_nothing(tmp_p
 
 def test_a_corrupt_training_state_is_refused_with_the_way_out(tmp_path, tiny_job):
     from src.errors import CheckpointError
-    from src.train import train
     from src.job_folder import write_job
+    from src.train import train
     from tests.helpers.config import compose_config
 
     cfg = compose_config([*tiny_job, "train.epochs=1"], output_dir=tmp_path)

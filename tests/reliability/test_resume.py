@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers.jobs import JOB, final_weights, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog
 
+
 def test_killed_job_resumes_in_its_folder_and_mlflow_run_and_ends_as_if_never_killed(tmp_path):
     uri, env = fresh_store(tmp_path)
     outputs = tmp_path / "outputs"

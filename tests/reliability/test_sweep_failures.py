@@ -10,8 +10,8 @@ import sys
 
 import mlflow
 
-from tests.helpers.config import ROOT, TINY_JOB
 from tests.helpers.cli import run_cli
+from tests.helpers.config import ROOT, TINY_JOB
 
 DIVERGES = "1e12"  # a learning rate whose loss turns NaN in the first epoch
 

@@ -17,8 +17,6 @@ from src.report.verdict import Expectation
 from tests.helpers.config import ROOT
 
 
-
-
 def test_report_tables_claims_and_unfinished_points(sweep, tmp_path):
     out = tmp_path / "report"
     main([str(sweep), "--out", str(out)])

@@ -7,8 +7,8 @@ import json
 
 import mlflow
 
-from src.report.mlflow_screenshot import sweep_runs
 from src.job_folder import POINTER_FILE
+from src.report.mlflow_screenshot import sweep_runs
 
 
 def _point(folder, run_id=None, finished=True, pointer=None):

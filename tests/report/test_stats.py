@@ -10,7 +10,16 @@ from scipy import stats as sps
 from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 from src.report.stats import (
-    holm, homogeneity_p, mdd, mean_std, paired, pooled, pooled_sd, seeds_needed, seeds_needed_equivalence, trend,
+    holm,
+    homogeneity_p,
+    mdd,
+    mean_std,
+    paired,
+    pooled,
+    pooled_sd,
+    seeds_needed,
+    seeds_needed_equivalence,
+    trend,
     welch,
 )
 

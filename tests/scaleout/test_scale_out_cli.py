@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 
-from tests.helpers.config import ROOT
 from tests.helpers.cli import run_cli
+from tests.helpers.config import ROOT
 
 SMOKE = ["model=lenet5", "data=synthetic", "data.num_train=64", "data.num_val=32", "data.num_test=32",
          "data.image_size=28", "data.batch_size=32", "train.epochs=1", "train.warmup_epochs=0", "logger=none",

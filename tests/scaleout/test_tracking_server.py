@@ -13,10 +13,10 @@ import mlflow
 import pytest
 import sqlalchemy
 
+from tests.helpers.cli import run_cli
 from tests.helpers.config import ROOT, TINY_JOB
 from tests.helpers.jobs import JOB, fresh_store, kill_after_epoch, run, start, wait_for_the_watchdog
 from tests.helpers.tracking_server import DB_PASSWORD
-from tests.helpers.cli import run_cli
 
 
 def test_a_parallel_sweep_logs_every_point_once_to_the_server_and_its_database(tracking_server, postgres_uri, tmp_path):

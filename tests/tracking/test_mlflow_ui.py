@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.config import TINY_JOB
 from tests.helpers.cli import run_cli
+from tests.helpers.config import TINY_JOB
 
 
 @pytest.mark.slow

@@ -13,13 +13,20 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from src.errors import CheckpointError, ConfigError
-from src.train import train
 from src.atomic_files import atomic_write_text
+from src.errors import CheckpointError, ConfigError
 from src.job_folder import write_job
+from src.train import train
 from src.train.resume import (
-    TrainingState, accepted_fingerprints, earlier_job, find_previous_job, job_fingerprint, reap_dead_jobs,
-    restore_state, running_elsewhere, saved_epoch,
+    TrainingState,
+    accepted_fingerprints,
+    earlier_job,
+    find_previous_job,
+    job_fingerprint,
+    reap_dead_jobs,
+    restore_state,
+    running_elsewhere,
+    saved_epoch,
 )
 from tests.helpers.config import compose_config
 
