@@ -32,6 +32,12 @@ REPRESENTATIVES: dict[str, str] = {
 }
 
 
+#: Families whose small variant takes minutes to convert to TFLite on 2 cores (hundreds of layers: 402 s for
+#: DenseNet-121 under load): their TFLite export runs under ``-m slow``, as before issue 43; their networks
+#: are still built, named and round-tripped by default.
+SLOW_EXPORT_FAMILIES = frozenset({"se_resnet", "densenet", "inception_v4", "inception_resnet", "se_inception"})
+
+
 def representative(name: str) -> bool:
     """Whether ``name`` is its family's representative (see ``REPRESENTATIVES``)."""
     family = get_spec(name).family
