@@ -180,16 +180,16 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
     ".venv/bin/python -m src.report.deep_compression multirun/deep_compression/<time> --out experiments/deep_compression": CoveredBy(
         ("tests/report/test_deep_compression_report.py::test_report_sets_each_network_beside_the_paper",
          "tests/report/test_deep_compression_report.py::test_rerender_of_the_committed_report_through_the_cli"),
-        "needs a deep_compression sweep (training + compression per seed); the report is run on generated job folders"),
+        "needs a deep_compression sweep (training + compression per seed); the report is run on generated job folders through the CLI"),
     ".venv/bin/python -m src.report.paper_storage": Run(("experiments/deep_compression/imagenet_storage.md",)),
     ".venv/bin/python -m src.report.dsd multirun/dsd/<time> --out experiments/dsd": CoveredBy(
         ("tests/report/test_dsd_report.py::test_report_states_the_gain_and_its_test",
          "tests/report/test_dsd_report.py::test_rerender_of_the_committed_report_through_the_cli"),
-        "needs a dsd sweep; the report is run on generated job folders"),
+        "needs a dsd sweep; the report is run on generated job folders through the CLI"),
     ".venv/bin/python -m src.report.distillation multirun/data_distillation/<time> --out experiments/data_distillation": CoveredBy(
         ("tests/report/test_distillation_report.py::test_report_from_job_folders",
          "tests/report/test_distillation_report.py::test_rerender_of_the_committed_report_through_the_cli"),
-        "needs a data_distillation sweep; the report is run on generated job folders"),
+        "needs a data_distillation sweep; the report is run on generated job folders through the CLI"),
     # docs/mobile.md
     ".venv/bin/python -m src.report.mobile_export outputs/<experiment>/<job> --formats int8 --out <dir>": Run(
         ("mobile_table/README.md",), replace=(*JOB_SLOT, ("<dir>", "mobile_table")), needs=("job",)),

@@ -41,7 +41,9 @@ def test_report_sets_each_network_beside_the_paper(tmp_path):
     (tmp_path / "sweep" / "0" / "compressed" / "report.json").write_text(
         json.dumps({"storage": {"layers": {"ip1": layer_fields(ip1)}}}))
     out = tmp_path / "report"
-    main([str(tmp_path / "sweep"), "--out", str(out)])
+    proc = subprocess.run([sys.executable, "-m", "src.report.deep_compression", str(tmp_path / "sweep"), "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)  # through the CLI, as docs/compression.md shows it
+    assert proc.returncode == 0, proc.stderr[-2000:]
     text = (out / "README.md").read_text()
     assert "| lenet_300_100 | 3 | 0.8940 ± 0.0000 |" in text and "| 32× / 40× |" in text
     assert "43.0 ± 1.0×" in text and "| lenet5 | 1 |" in text and "| 33× / 39× |" in text

@@ -36,7 +36,9 @@ def test_report_from_job_folders(tmp_path):
     _job(sweep / "3", 0.05, 1, 0.75, {"multi_heuristic": 0.76})
     (sweep / "4").mkdir()  # an unfinished job: no results.json
     out = tmp_path / "report"
-    main([str(sweep), "--out", str(out)])
+    proc = subprocess.run([sys.executable, "-m", "src.report.distillation", str(sweep), "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)  # through the CLI, as docs/compression.md shows it
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(read_jobs([sweep], "students")) == 4
     text = (out / "README.md").read_text()
     assert "| 10 % | baseline | 0.8100 ± 0.0100 |" in text
