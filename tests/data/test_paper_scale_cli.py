@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from src.data.fake_tree import BAD_KINDS, make_tree
+from src.report.ablation_specs import SPECS
 from tests.helpers.cli import run_cli
 from tests.helpers.config import ROOT
 
@@ -70,9 +71,12 @@ def test_input_pipeline_benchmark_through_the_cli(tmp_path):
     assert "| training pipeline, images per CPU-second |" in proc.stdout
 
 
-def test_ablation_point_at_scale_full_runs_through_the_cli(tree, tmp_path):
-    """The README's command, one point, at 64 px so that it takes seconds (the 224-px run is below, slow)."""
-    proc = run_cli(["experiment=shufflenet_groups", "scale=full", f"data.root={tree.root}", "hydra.mode=RUN",
+@pytest.mark.parametrize("experiment", [e if e == "shufflenet_groups" else pytest.param(e, marks=pytest.mark.slow)
+                                        for e in sorted(SPECS)])
+def test_ablation_point_at_scale_full_runs_through_the_cli(experiment, tree, tmp_path):
+    """The README's command for every ablation, its default point, at 64 px so that it takes seconds
+    (ShuffleNet by default, the other four under slow; the 224-px run is below, slow)."""
+    proc = run_cli([f"experiment={experiment}", "scale=full", f"data.root={tree.root}", "hydra.mode=RUN",
                     "data.image_size=64", f"data.manifest_cache={tmp_path}/cache", *SMALL], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((tmp_path / "out" / "results.json").read_text())["tflite_top1_agreement"] >= 0.99
