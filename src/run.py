@@ -152,7 +152,7 @@ def _interrupted(argv: list[str], job_dir: Path | None, sweep: bool) -> None:
     says and what to run; exit status 130."""
     import shlex
 
-    from src.train.jobfile import POINTER_FILE, read_job
+    from src.job_folder import POINTER_FILE, read_job
 
     again = f"  python -m src.run {shlex.join(argv)}"
     if sweep:

@@ -101,7 +101,7 @@ COVERAGE: dict[str, Run | CoveredBy | Exempt] = {
         "needs a generated class-folder tree; that test makes one and runs this command in smoke size"),
     ".venv/bin/python -m src.run debug=smoke": Run(RESULTS),
     # docs/training.md
-    ".venv/bin/python -m src.run model=resnet18 model.stem=cifar data.image_size=32 data.channels=3": Run(RESULTS, extra=SMOKE),
+    ".venv/bin/python -m src.run model=resnet18 model.stem=small data.image_size=32 data.channels=3": Run(RESULTS, extra=SMOKE),
     ".venv/bin/python -m src.run experiment=resnet_depths": CoveredBy((EXPERIMENT_SMOKE.format("resnet_depths"),), "a sweep"),
     ".venv/bin/python -m src.run -m model=resnet20,resnet32 seed=0,1,2": Run(
         SWEEP_RESULTS, extra=f"{SMOKE} data.train_subset=64 data.eval_subset=64 export=none", slow_beside="tests/test_cli.py::test_sweep_gets_a_parent_run_with_one_nested_run_per_point"),

@@ -158,7 +158,7 @@ def test_partition_knobs_change_widths_and_params():
         ("igc", {"secondary_partitions": 2.5}, "secondary_partitions"),
         ("igc", {"primary_partitions": True}, "primary_partitions"),
         ("igc", {"depth": 21}, "depth"),
-        ("igc_l100m2", {"stem": "small"}, "stem"),
+        ("igc_l100m2", {"stem": "tiny"}, "stem"),
         ("igc_l100m2", {"secondary_partitions": -1}, "secondary_partitions"),
     ],
 )

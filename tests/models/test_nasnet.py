@@ -70,7 +70,7 @@ def test_small_variant_keeps_7x7_maps_at_fashion_mnist_size():
 
 
 @pytest.mark.parametrize("knob, value", [("normal_cells", 0), ("penultimate_filters", 1000),
-                                         ("penultimate_filters", 1056.0), ("stem", "small")])
+                                         ("penultimate_filters", 1056.0), ("stem", "tiny")])
 def test_bad_knob_values_raise_config_error_naming_the_knob(knob, value):
     with pytest.raises(ConfigError, match=knob):
         build_model("nasnet_mobile", **{knob: value})

@@ -58,7 +58,7 @@ def test_cardinality_1_width_64_is_resnet50_v1_5():
 
 
 @pytest.mark.parametrize("knob, value", [("cardinality", 0), ("base_width", 2.5), ("cardinality", True),
-                                         ("stem", "small"), ("downsample_in", "3")])
+                                         ("stem", "tiny"), ("downsample_in", "3")])
 def test_bad_knob_values_raise_config_error_naming_the_knob(knob, value):
     with pytest.raises(ConfigError, match=knob):
         build_model("resnext50_32x4d", **{knob: value})
