@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,6 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.atomic_files import write_rows  # noqa: E402
+from src.bench.measure import call_times_ms  # noqa: E402
 from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers.deformable_conv import DeformableConv2D  # noqa: E402
 
@@ -51,14 +50,7 @@ def _model(kind: str, shape) -> keras.Model:
 
 
 def _times(fn, repeats: int, warmup: int = 3) -> tuple[float, float, float]:
-    for _ in range(warmup):  # tracing, compilation
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3
+    return call_times_ms(fn, repeats, warmup)
 
 
 def measure(kind: str, shape, jit: bool, repeats: int) -> dict[str, tuple[float, float, float]]:

@@ -135,3 +135,17 @@ def peak_memory_mib(name: str, size: int, batch: int, steps: int = 3) -> dict[st
     """Peak resident memory of a fresh process that builds our ``name`` at ``size`` and trains ``steps``
     steps (src/bench/peak_memory.py): {'baseline_mib': after imports, 'peak_mib': maximum RSS}."""
     return json_of_module("src.bench.peak_memory", name, size, batch, steps, timeout=1800)
+
+
+def call_times_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float, float]:
+    """Median, min and max milliseconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls
+    (tracing, compilation)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3
+

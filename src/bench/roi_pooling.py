@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.atomic_files import write_rows  # noqa: E402
+from src.bench.measure import call_times_ms  # noqa: E402
 from src.compute_env import cpu_model, tensorflow_onednn  # noqa: E402
 from src.layers.roi_pooling import DeformableRoIPooling, PSRoIPooling, roi_pool  # noqa: E402
 
@@ -83,14 +82,7 @@ def _times(fn: Callable, args: tuple, repeats: int, warmup: int = 3) -> tuple[fl
     def run():
         out = fn(*args)
         keras.ops.convert_to_numpy(keras.tree.flatten(out)[0])  # wait for asynchronous dispatch
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3
+    return call_times_ms(run, repeats, warmup)
 
 
 def operators(shape) -> dict[str, tuple[Callable, tuple, list]]:
